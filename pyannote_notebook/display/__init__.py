@@ -1,0 +1,1 @@
+"""display layer (see ARCHITECTURE.md)."""
