@@ -1,1 +1,46 @@
-"""server layer (see ARCHITECTURE.md)."""
+"""pyannoteAI-compatible HTTP server on loopback (FastAPI + uvicorn), for tests and offline use.
+
+``start_server(...)`` returns a :class:`ServerHandle`; clients use ``handle.base_url``
+(``http://HOST:PORT/v1``) exactly as they would ``https://api.pyannote.ai/v1``. Jobs run on a
+pluggable engine: :class:`ScriptedEngine` (outputs, durations and failures scripted per test) or the
+offline engine (``engine="local"``). Fault injection (:class:`Faults`) and rate limits
+(:class:`RateLimits`) make client robustness testable.
+
+Names are imported lazily (PEP 562): ``from pyannote_notebook.server import Faults`` does not
+import FastAPI or uvicorn; ``start_server`` does. Nothing here imports the client side
+(``api``, ``jobs``, ``results``...).
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS: dict[str, str] = {
+    "start_server": "pyannote_notebook.server.handle",
+    "ServerHandle": "pyannote_notebook.server.handle",
+    "ScriptedEngine": "pyannote_notebook.server.scripted",
+    "Script": "pyannote_notebook.server.scripted",
+    "generate_output": "pyannote_notebook.server.scripted",
+    "Faults": "pyannote_notebook.server.faults",
+    "RateLimits": "pyannote_notebook.server.limits",
+    "JobEngine": "pyannote_notebook.server.engines",
+    "get_engine": "pyannote_notebook.server.engines",
+    "ServerStats": "pyannote_notebook.server.stats",
+    "sign_webhook": "pyannote_notebook.server.delivery",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'pyannote_notebook.server' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
