@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 
+pytest_plugins = ["pyannote_notebook.server.pytest_plugin"]
+
 # Headless plotting everywhere; notebooks set their own backend in-kernel.
 os.environ.setdefault("MPLBACKEND", "Agg")
 # Never let a developer's real key or store leak into tests.

@@ -7,13 +7,11 @@ from collections.abc import Iterator
 import pytest
 import requests
 
-# pytest refuses `pytest_plugins` in a non-root conftest, so the plugin's fixtures are imported.
-from pyannote_notebook.server.pytest_plugin import pyannote_server, pyannote_wav  # noqa: F401
 from pyannote_notebook.server.handle import ServerHandle
 
 
 @pytest.fixture
-def api(pyannote_server: ServerHandle) -> Iterator[requests.Session]:  # noqa: F811
+def api(pyannote_server: ServerHandle) -> Iterator[requests.Session]:
     """A requests session sending the server's API key."""
     with requests.Session() as session:
         session.headers["Authorization"] = f"Bearer {pyannote_server.api_key}"
