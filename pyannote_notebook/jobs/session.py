@@ -1,0 +1,601 @@
+"""The face a notebook uses: ``diarize``, ``submit``, ``diarize_many``, ``job``, ``jobs``...
+
+A :class:`Session` holds a client, a store and settings; the module-level functions use a default
+session that :func:`configure` changes. Every submission is content-addressed
+(``sha256(base_url | kind | audio hash | canonical options)``): when the store already knows the
+same submission, it re-attaches to that job (running) or returns its stored output (finished)
+**without any request**; ``force=True`` submits again. An upload is reused while its ``media://``
+copy is valid.
+
+The embedded default: with no API key configured and no ``base_url``/``client`` given, the first
+call starts (once per process) the local pyannoteAI-compatible server with the offline engine in
+a background thread and points the same client at it, announcing it once.
+
+Async twins (``adiarize``, ``asubmit``, ``adiarize_many``, ``Job.result_async``) run the sync core
+in a worker thread (:func:`asyncio.to_thread`): they never call ``asyncio.run``, so they work in
+Jupyter's running event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import os
+import re
+import sys
+import threading
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..config import resolve_api_key
+from ..errors import InvalidOption, JobFailed
+from .handle import Job
+from .progress import make_progress
+from .store import JobStore, content_key
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
+
+    from ..api import Client
+    from ..results import Result
+    from .batch import Batch
+
+__all__ = [
+    "Session",
+    "configure",
+    "get_session",
+    "diarize",
+    "submit",
+    "identify",
+    "voiceprint",
+    "diarize_many",
+    "job",
+    "jobs",
+    "adiarize",
+    "asubmit",
+    "adiarize_many",
+    "embedded_server",
+]
+
+log = logging.getLogger(__name__)
+
+_URL_RE = re.compile(r"^(https?|media)://", re.IGNORECASE)
+_KINDS = ("diarize", "identify", "voiceprint")
+
+
+# --------------------------------------------------------------------------- embedded server
+
+_EMBEDDED: dict[str, Any] = {}
+_EMBEDDED_LOCK = threading.Lock()
+
+
+def embedded_server(engine: str = "local", *, announce: bool = True) -> Any:
+    """The process-wide local server for ``engine``, started on first use (background thread).
+
+    Announces itself once with one printed line. Raises
+    :class:`~pyannote_notebook.errors.ServerStartError` if it cannot start (e.g. the local engine
+    is not installed; the message says what to install or how to set an API key).
+    """
+    with _EMBEDDED_LOCK:
+        handle = _EMBEDDED.get(engine)
+        if handle is None:
+            from ..server import start_server
+
+            handle = start_server(engine=engine)
+            _EMBEDDED[engine] = handle
+            if announce:
+                what = "the local offline engine" if engine == "local" else f"the {engine} engine"
+                print(
+                    f"No pyannoteAI API key found: using {what} (not the cloud model) at "
+                    f"{handle.base_url}",
+                    file=sys.stdout,
+                    flush=True,
+                )
+        return handle
+
+
+# --------------------------------------------------------------------------- audio inputs
+
+
+@dataclass
+class PreparedAudio:
+    """An input resolved to what a submission needs (content hash, URL or upload source)."""
+
+    label: str
+    uri: str | None
+    audio_path: str | None
+    url: str | None
+    source: Any
+    audio_hash: str
+    duration: float | None
+
+    def close(self) -> None:
+        if self.source is not None:
+            self.source.close()
+
+
+def prepare_audio(audio: Any, *, sample_rate: int | None = None, uri: str | None = None) -> PreparedAudio:
+    """Resolve ``audio`` (path, URL, bytes, file object, array + ``sample_rate``) and hash it.
+
+    An ``http(s)://`` or ``media://`` string is used as is (no upload; its hash is the URL's).
+    Raises :class:`InvalidOption` (option ``audio``) for unsupported inputs or missing files.
+    """
+    if isinstance(audio, str) and _URL_RE.match(audio):
+        name = audio.split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1]
+        return PreparedAudio(
+            label=audio.split("?", 1)[0], uri=uri or (Path(name).stem or None), audio_path=None,
+            url=audio, source=None,
+            audio_hash="url:" + hashlib.sha256(audio.encode("utf-8")).hexdigest(), duration=None,
+        )
+    from ..api.upload import prepare_source
+
+    path: str | None = None
+    if isinstance(audio, (str, os.PathLike)):
+        path = str(audio)
+        if not Path(path).is_file():
+            raise InvalidOption("audio", f"no such file: {path}")
+        label = path
+    elif isinstance(audio, (bytes, bytearray, memoryview)):
+        label = f"<{len(audio)} bytes>"
+    elif hasattr(audio, "read"):
+        label = str(getattr(audio, "name", "<file object>"))
+    elif hasattr(audio, "shape"):
+        label = f"<array {tuple(audio.shape)} @ {sample_rate} Hz>"
+    elif isinstance(audio, Mapping):
+        label = str(audio.get("audio", "<waveform>"))
+        if "audio" in audio:
+            path = str(audio["audio"])
+    else:
+        label = f"<{type(audio).__name__}>"
+    source = prepare_source(audio, sample_rate)
+    if uri is None and path is not None:
+        uri = Path(path).stem
+    return PreparedAudio(label=label, uri=uri, audio_path=path, url=None, source=source,
+                         audio_hash=source.sha256, duration=source.duration)
+
+
+def _options_object(kind: str, options: Mapping[str, Any]) -> Any:
+    """Validate ``options`` for ``kind`` before anything is sent (placeholder url)."""
+    from ..api.options import DiarizeOptions, IdentifyOptions, VoiceprintOptions, option_names
+
+    cls = {"diarize": DiarizeOptions, "identify": IdentifyOptions, "voiceprint": VoiceprintOptions}[kind]
+    allowed = set(option_names(cls)) - {"url"}
+    for name in options:
+        if name not in allowed:
+            raise InvalidOption(name, f"unknown {kind} option; allowed: {', '.join(sorted(allowed))}")
+    return cls(url="media://pyannote-notebook/placeholder", **options)
+
+
+# --------------------------------------------------------------------------- session
+
+
+class Session:
+    """Client + store + settings used by the high-level functions.
+
+    Parameters
+    ----------
+    api_key, base_url : str, optional
+        Passed to :class:`pyannote_notebook.api.Client`. With neither (and no key in the
+        environment) the embedded local server is used.
+    client : Client, optional
+        Use this client as is (its ``base_url`` keys the store's content addresses).
+    store : JobStore or path, optional
+        Default: ``PYANNOTE_NOTEBOOK_STORE`` or the user cache file.
+    progress : bool | str | callable, optional
+        Default progress setting (see :func:`pyannote_notebook.jobs.progress.make_progress`).
+    embedded_engine : str
+        Engine of the embedded server (``"local"``; tests use ``"scripted"``).
+    rate_budget : RateBudget, optional
+        Budget of a client this session builds (default: the service's published limits).
+    """
+
+    def __init__(
+        self,
+        *,
+        api_key: str | None = None,
+        base_url: str | None = None,
+        client: Client | None = None,
+        store: JobStore | str | os.PathLike[str] | None = None,
+        progress: Any = None,
+        timeout: float | None = None,
+        embedded_engine: str = "local",
+        rate_budget: Any = None,
+    ) -> None:
+        self.api_key = api_key
+        self.base_url = base_url
+        self.progress = progress
+        self.timeout = timeout
+        self.embedded_engine = embedded_engine
+        self.rate_budget = rate_budget
+        self._client = client
+        self._store_arg = store
+        self._store: JobStore | None = store if isinstance(store, JobStore) else None
+        self._lock = threading.RLock()
+
+    def __repr__(self) -> str:
+        client = repr(self._client) if self._client is not None else "<lazy>"
+        return f"Session(client={client}, store={self._store_arg!r})"
+
+    def configure(self, **settings: Any) -> Session:
+        """Change settings (``api_key``, ``base_url``, ``client``, ``store``, ``progress``,
+        ``timeout``, ``embedded_engine``, ``rate_budget``); the client/store are rebuilt lazily."""
+        allowed = {"api_key", "base_url", "client", "store", "progress", "timeout",
+                   "embedded_engine", "rate_budget"}
+        for name in settings:
+            if name not in allowed:
+                raise InvalidOption(name, f"unknown setting; allowed: {', '.join(sorted(allowed))}")
+        with self._lock:
+            if {"api_key", "base_url", "client", "embedded_engine", "rate_budget"} & settings.keys():
+                self._client = settings.get("client")
+            if "store" in settings:
+                store = settings["store"]
+                self._store_arg = store
+                self._store = store if isinstance(store, JobStore) else None
+            for name in ("api_key", "base_url", "progress", "timeout", "embedded_engine",
+                         "rate_budget"):
+                if name in settings:
+                    setattr(self, name, settings[name])
+        return self
+
+    # ------------------------------------------------------------------ resources
+
+    @property
+    def store(self) -> JobStore:
+        """The job store (opened on first use)."""
+        with self._lock:
+            if self._store is None:
+                self._store = JobStore(self._store_arg)  # type: ignore[arg-type]
+            return self._store
+
+    @property
+    def client(self) -> Client:
+        """The API client (built on first use; the embedded server when no key is set)."""
+        with self._lock:
+            if self._client is None:
+                from ..api import Client
+
+                kw: dict[str, Any] = {}
+                if self.rate_budget is not None:
+                    kw["rate_budget"] = self.rate_budget
+                if resolve_api_key(self.api_key) is None and self.base_url is None \
+                        and not os.environ.get("PYANNOTEAI_BASE_URL"):
+                    handle = embedded_server(self.embedded_engine)
+                    self._client = Client(api_key=handle.api_key, base_url=handle.base_url, **kw)
+                else:
+                    self._client = Client(api_key=self.api_key, base_url=self.base_url, **kw)
+            return self._client
+
+    def _resolve(self, client: Client | None, store: Any) -> tuple[Client, JobStore]:
+        c = client if client is not None else self.client
+        if store is None:
+            s = self.store
+        elif isinstance(store, JobStore):
+            s = store
+        else:
+            s = JobStore(store)
+        attach_store(c, s)
+        return c, s
+
+    # ------------------------------------------------------------------ core
+
+    def _submit(
+        self,
+        kind: str,
+        prep: PreparedAudio,
+        options: Mapping[str, Any],
+        *,
+        client: Client,
+        store: JobStore,
+        force: bool = False,
+        on_state: Callable[[str], None] | None = None,
+    ) -> Job:
+        """Re-attach or upload + create one job; the store row is written before returning."""
+        opts = _options_object(kind, options)
+        base_url = str(client.base_url).rstrip("/")
+        canonical = opts.canonical()
+        key = content_key(base_url, kind, prep.audio_hash, canonical)
+        common = dict(client=client, store=store, kind=kind, uri=prep.uri, audio=prep.audio_path,
+                      audio_duration=prep.duration)
+        if not force:
+            rec = store.find(key)
+            if rec is not None:
+                log.debug("re-attaching to job %s (%s)", rec.job_id, rec.status)
+                return Job(rec.job_id, **common)
+        if prep.url is not None:
+            media_url = prep.url
+        else:
+            media_url = store.find_upload(prep.audio_hash, base_url)
+            if media_url is None:
+                if on_state is not None:
+                    on_state("uploading")
+                if prep.audio_path is not None:
+                    media_url = client.upload(prep.audio_path)
+                else:
+                    with prep.source.open() as fh:
+                        media_url = client.upload(fh)
+                store.record_upload(prep.audio_hash, base_url, media_url, size=prep.source.size)
+        call_kw = dict(options)
+        if prep.duration is not None:
+            call_kw["audio_duration"] = prep.duration
+        if kind == "diarize":
+            api_job = client.diarize(media_url, **call_kw)
+        elif kind == "identify":
+            vps = call_kw.pop("voiceprints")
+            api_job = client.identify(media_url, vps, **call_kw)
+        else:
+            api_job = client.voiceprint(media_url, **call_kw)
+        info = getattr(api_job, "info", None)
+        store.record_submission(
+            api_job.id, kind=kind, base_url=base_url, media_url=media_url,
+            audio_hash=prep.audio_hash, audio_name=prep.label, options_json=canonical, key=key,
+            status=getattr(info, "status", None) or "created",
+        )
+        handle = Job(api_job.id, **common)
+        handle._api_job = api_job
+        return handle
+
+    # ------------------------------------------------------------------ public
+
+    def submit(
+        self,
+        audio: Any,
+        *,
+        kind: str = "diarize",
+        uri: str | None = None,
+        force: bool = False,
+        sample_rate: int | None = None,
+        store: Any = None,
+        client: Client | None = None,
+        **options: Any,
+    ) -> Job:
+        """Submit one job without waiting; returns a :class:`Job` (re-attached when known).
+
+        Raises :class:`InvalidOption` (before any request) for bad options or audio, and the
+        client's errors for upload/creation failures (the job row is written before returning).
+        """
+        if kind not in _KINDS:
+            raise InvalidOption("kind", f"must be one of {', '.join(_KINDS)}, got {kind!r}")
+        _options_object(kind, options)  # validate before resolving the client (no server start)
+        c, s = self._resolve(client, store)
+        prep = prepare_audio(audio, sample_rate=sample_rate, uri=uri)
+        try:
+            return self._submit(kind, prep, options, client=c, store=s, force=force)
+        finally:
+            prep.close()
+
+    def diarize(
+        self,
+        audio: Any,
+        *,
+        uri: str | None = None,
+        force: bool = False,
+        progress: Any = None,
+        timeout: float | None = None,
+        sample_rate: int | None = None,
+        store: Any = None,
+        client: Client | None = None,
+        kind: str = "diarize",
+        **options: Any,
+    ) -> Result:
+        """Diarize one recording: upload if local, submit, wait, return a ``Result``.
+
+        Re-running a finished call returns the stored result with zero requests.
+
+        Raises
+        ------
+        InvalidOption
+            Bad options or audio (nothing sent).
+        JobFailed, JobCanceled
+            The job ended that way.
+        WaitTimeout
+            ``timeout`` s passed; the job keeps running (``job(id).result()`` re-attaches).
+        APIError, ConnectionFailed
+            Upload or creation failed after the client's retries.
+        """
+        reporter = make_progress(self.progress if progress is None else progress, 1, desc=kind)
+        state = {"s": "uploading"}
+
+        def on_state(s: str) -> None:
+            state["s"] = s
+            reporter.update({s: 1})
+
+        try:
+            if kind not in _KINDS:
+                raise InvalidOption("kind", f"must be one of {', '.join(_KINDS)}, got {kind!r}")
+            _options_object(kind, options)
+            c, s = self._resolve(client, store)
+            prep = prepare_audio(audio, sample_rate=sample_rate, uri=uri)
+            try:
+                handle = self._submit(kind, prep, options, client=c, store=s, force=force,
+                                      on_state=on_state)
+            finally:
+                prep.close()
+            on_state(handle.status or "created")
+            result = handle.result(timeout=self.timeout if timeout is None else timeout)
+        except BaseException:
+            reporter.close({"failed": 1})
+            raise
+        reporter.close({"done": 1})
+        return result
+
+    def identify(self, audio: Any, voiceprints: Any, **options: Any) -> Result:
+        """Diarize and identify speakers against ``voiceprints`` ({label: voiceprint}).
+
+        Same behaviour and errors as :meth:`diarize`.
+        """
+        return self.diarize(audio, kind="identify", voiceprints=voiceprints, **options)
+
+    def voiceprint(self, audio: Any, **options: Any) -> str:
+        """Make a voiceprint of a single-speaker clip (<= 30 s); returns the voiceprint string.
+
+        Same behaviour and errors as :meth:`diarize`.
+        """
+        result = self.diarize(audio, kind="voiceprint", **options)
+        vp = result.voiceprint
+        if not isinstance(vp, str):  # pragma: no cover - Result validates this
+            raise JobFailed(result.job_id or "<unknown>", "voiceprint output without voiceprint")
+        return vp
+
+    def diarize_many(
+        self,
+        audios: Iterable[Any],
+        *,
+        max_concurrency: int = 8,
+        raise_on_error: bool = False,
+        progress: Any = None,
+        timeout: float | None = None,
+        force: bool = False,
+        kind: str = "diarize",
+        sample_rate: int | None = None,
+        store: Any = None,
+        client: Client | None = None,
+        **options: Any,
+    ) -> Batch:
+        """Diarize many recordings with one shared rate budget; returns a :class:`Batch`.
+
+        ``Batch.results`` holds, in input order, a ``Result`` or the exception of that input
+        (each failure is captured without stopping the others); ``Batch.summary`` is a DataFrame
+        (input, uri, job_id, status, error, elapsed). Inputs already known to the store are
+        re-attached or answered from it without requests (re-running after a kernel crash
+        submits nothing twice).
+
+        Parameters
+        ----------
+        max_concurrency : int
+            Worker threads hashing, uploading and submitting (requests are paced by the client's
+            rate budget, shared by all of them and by the polls).
+        raise_on_error : bool
+            Raise the first failure in input order **after every input has finished**.
+        timeout : float, optional
+            Bound on the whole batch; unfinished inputs then hold a ``WaitTimeout`` (their jobs
+            keep running: run the same call again to re-attach).
+
+        Raises
+        ------
+        InvalidOption
+            Bad options (before anything is sent). Per-file problems (missing file, failed job,
+            API errors after retries) are captured in the results instead.
+        """
+        from .batch import run_batch
+
+        if kind not in _KINDS:
+            raise InvalidOption("kind", f"must be one of {', '.join(_KINDS)}, got {kind!r}")
+        _options_object(kind, options)
+        c, s = self._resolve(client, store)
+        return run_batch(
+            self, list(audios), kind=kind, options=options, client=c, store=s,
+            max_concurrency=max_concurrency, raise_on_error=raise_on_error,
+            progress=self.progress if progress is None else progress,
+            timeout=self.timeout if timeout is None else timeout, force=force,
+            sample_rate=sample_rate,
+        )
+
+    def job(self, job_id: str, *, client: Client | None = None, store: Any = None) -> Job:
+        """Re-attach to ``job_id`` (kind and file from the store when known; no request)."""
+        c, s = self._resolve(client, store)
+        rec = s.get(job_id)
+        uri = None
+        if rec is not None and rec.audio_name and not rec.audio_name.startswith("<"):
+            uri = Path(rec.audio_name.split("?", 1)[0]).stem or None
+        return Job(job_id, client=c, store=s, kind=rec.kind if rec else None, uri=uri)
+
+    def jobs(self, status: str | None = None, *, store: Any = None) -> pd.DataFrame:
+        """What the store knows, as a DataFrame (newest first); no request."""
+        s = self.store if store is None else (store if isinstance(store, JobStore) else JobStore(store))
+        return s.dataframe(status)
+
+    # ------------------------------------------------------------------ async twins
+
+    async def adiarize(self, audio: Any, **kw: Any) -> Result:
+        """Awaitable :meth:`diarize` (worker thread; safe inside Jupyter's loop)."""
+        return await asyncio.to_thread(lambda: self.diarize(audio, **kw))
+
+    async def asubmit(self, audio: Any, **kw: Any) -> Job:
+        """Awaitable :meth:`submit`."""
+        return await asyncio.to_thread(lambda: self.submit(audio, **kw))
+
+    async def adiarize_many(self, audios: Iterable[Any], **kw: Any) -> Batch:
+        """Awaitable :meth:`diarize_many`."""
+        items = list(audios)
+        return await asyncio.to_thread(lambda: self.diarize_many(items, **kw))
+
+
+def attach_store(client: Any, store: JobStore) -> None:
+    """Register ``store.record_info`` as a listener of ``client`` (once per store)."""
+    listeners = getattr(client, "listeners", None)
+    if listeners is None:
+        return
+    for fn in listeners:
+        if getattr(fn, "__self__", None) is store:
+            return
+    listeners.append(store.record_info)
+
+
+# --------------------------------------------------------------------------- default session
+
+_DEFAULT = Session()
+
+
+def get_session() -> Session:
+    """The module-level default session."""
+    return _DEFAULT
+
+
+def configure(**settings: Any) -> Session:
+    """Change the default session (``api_key=``, ``base_url=``, ``client=``, ``store=``,
+    ``progress=``, ``timeout=``, ``embedded_engine=``, ``rate_budget=``)."""
+    return _DEFAULT.configure(**settings)
+
+
+def diarize(audio: Any, **kw: Any) -> Result:
+    """Diarize one recording with the default session; see :meth:`Session.diarize`."""
+    return _DEFAULT.diarize(audio, **kw)
+
+
+def submit(audio: Any, **kw: Any) -> Job:
+    """Submit one job (non-blocking) with the default session; see :meth:`Session.submit`."""
+    return _DEFAULT.submit(audio, **kw)
+
+
+def identify(audio: Any, voiceprints: Any, **kw: Any) -> Result:
+    """Identify speakers with the default session; see :meth:`Session.identify`."""
+    return _DEFAULT.identify(audio, voiceprints, **kw)
+
+
+def voiceprint(audio: Any, **kw: Any) -> str:
+    """Make a voiceprint with the default session; see :meth:`Session.voiceprint`."""
+    return _DEFAULT.voiceprint(audio, **kw)
+
+
+def diarize_many(audios: Iterable[Any], **kw: Any) -> Batch:
+    """Diarize many recordings with the default session; see :meth:`Session.diarize_many`."""
+    return _DEFAULT.diarize_many(audios, **kw)
+
+
+def job(job_id: str, **kw: Any) -> Job:
+    """Re-attach to a job with the default session; see :meth:`Session.job`."""
+    return _DEFAULT.job(job_id, **kw)
+
+
+def jobs(status: str | None = None, **kw: Any) -> pd.DataFrame:
+    """The default store's jobs as a DataFrame; see :meth:`Session.jobs`."""
+    return _DEFAULT.jobs(status, **kw)
+
+
+async def adiarize(audio: Any, **kw: Any) -> Result:
+    """Awaitable :func:`diarize`."""
+    return await _DEFAULT.adiarize(audio, **kw)
+
+
+async def asubmit(audio: Any, **kw: Any) -> Job:
+    """Awaitable :func:`submit`."""
+    return await _DEFAULT.asubmit(audio, **kw)
+
+
+async def adiarize_many(audios: Iterable[Any], **kw: Any) -> Batch:
+    """Awaitable :func:`diarize_many`."""
+    return await _DEFAULT.adiarize_many(audios, **kw)
+

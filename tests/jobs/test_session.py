@@ -1,0 +1,241 @@
+"""High-level functions over a real loopback server (scripted engine) and a real SQLite store."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+
+import numpy as np
+import pytest
+
+from pyannote_notebook.api import Client
+from pyannote_notebook.errors import InvalidOption, JobFailed, WaitTimeout
+from pyannote_notebook.jobs import session as session_mod
+from pyannote_notebook.jobs.handle import Job
+from pyannote_notebook.jobs.session import Session
+from pyannote_notebook.jobs.webhooks import WebhookReceiver
+from pyannote_notebook.server import Script
+from pyannote_notebook.server.testing import write_wav
+
+from .conftest import total_requests
+
+OUTPUT = {
+    "diarization": [
+        {"speaker": "SPEAKER_00", "start": 0.125, "end": 1.5},
+        {"speaker": "SPEAKER_01", "start": 1.25, "end": 2.0},
+    ],
+    "exclusiveDiarization": [
+        {"speaker": "SPEAKER_00", "start": 0.125, "end": 1.25},
+        {"speaker": "SPEAKER_01", "start": 1.25, "end": 2.0},
+    ],
+}
+
+
+def test_diarize_returns_result_and_rerun_makes_zero_requests(server, session, wav):
+    server.engine.script(lambda kind, params: True, Script(output=OUTPUT, duration=0.05))
+    result = session.diarize(wav, exclusive=True)
+    assert result.uri == "meeting"
+    assert result.speakers == ["SPEAKER_00", "SPEAKER_01"]
+    assert result.raw == OUTPUT
+    rec = session.store.get(result.job_id)
+    assert rec.status == "succeeded" and json.loads(rec.output_json) == OUTPUT
+    assert rec.audio_name == str(wav) and rec.kind == "diarize"
+    assert server.stats.jobs_created == 1
+
+    before = total_requests(server)
+    again = session.diarize(wav, exclusive=True)
+    assert total_requests(server) == before  # zero requests
+    assert again.job_id == result.job_id and again.raw == OUTPUT
+
+    # different options -> a new job, but the upload is reused (no second media/input)
+    session.diarize(wav, exclusive=True, num_speakers=2)
+    assert server.stats.jobs_created == 2
+    assert server.stats.requests[("POST", "/v1/media/input")] == 1
+    # force=True pays again
+    forced = session.diarize(wav, exclusive=True, force=True)
+    assert server.stats.jobs_created == 3 and forced.job_id != result.job_id
+
+
+def test_submit_writes_row_before_returning_and_job_reattaches(server, session, wav):
+    server.engine.push(Script(output=OUTPUT, duration=0.3))
+    job = session.submit(wav, exclusive=True)
+    assert isinstance(job, Job)
+    rec = session.store.get(job.id)  # written before submit returned
+    assert rec is not None and rec.key is not None and rec.media_url.startswith("media://")
+    assert rec.status in ("created", "running")
+    res = job.result(timeout=30)
+    assert res.raw == OUTPUT and res.uri == "meeting"
+
+    before = total_requests(server)
+    other = session.job(job.id)
+    assert other.kind == "diarize" and other.uri == "meeting" and other.done()
+    assert other.result().raw == OUTPUT
+    assert total_requests(server) == before
+
+    df = session.jobs()
+    assert list(df["job_id"]) == [job.id]
+    assert list(df["status"]) == ["succeeded"] and bool(df["has_output"].iloc[0])
+    assert session.jobs(status="failed").empty
+
+
+def test_running_job_reattached_not_resubmitted(server, session, wav):
+    server.engine.push(Script(output=OUTPUT, duration=1.0))
+    first = session.submit(wav)
+    second = session.submit(wav)  # still running: re-attach
+    assert second.id == first.id
+    assert server.stats.jobs_created == 1
+    assert second.result(timeout=30).raw == OUTPUT
+
+
+def test_failed_job_raises_and_is_resubmitted_next_time(server, session, wav):
+    server.engine.push(Script(error="Could not load audio", status="failed"))
+    with pytest.raises(JobFailed, match=r"failed: Could not load audio") as info:
+        session.diarize(wav)
+    rec = session.store.get(info.value.job_id)
+    assert rec.status == "failed" and rec.error == "Could not load audio"
+    result = session.diarize(wav)  # failed jobs are not reused
+    assert server.stats.jobs_created == 2 and result.job_id != info.value.job_id
+
+
+def test_input_types_bytes_fileobj_array_and_url(server, session, wav, tmp_path):
+    data = wav.read_bytes()
+    r_bytes = session.diarize(data)
+    # the same content as a file object: same content address -> same job, no request
+    before = total_requests(server)
+    r_file = session.diarize(io.BytesIO(data), uri="from-file")
+    assert total_requests(server) == before
+    assert r_file.job_id == r_bytes.job_id and r_file.uri == "from-file"
+    # numpy array
+    samples = (np.sin(np.linspace(0, 400, 16000)) * 0.3).astype(np.float32)
+    r_arr = session.diarize(samples, sample_rate=16000)
+    assert r_arr.job_id not in (r_bytes.job_id,)
+    # a media:// URL already uploaded: no upload
+    uploads = server.stats.requests[("POST", "/v1/media/input")]
+    media = session.store.get(r_bytes.job_id).media_url
+    r_url = session.diarize(media, num_speakers=2)
+    assert server.stats.requests[("POST", "/v1/media/input")] == uploads
+    assert session.store.get(r_url.job_id).media_url == media
+    assert server.stats.jobs_created == 3
+
+
+def test_bad_options_sent_nothing(server, session, wav):
+    with pytest.raises(InvalidOption, match="num_speakers"):
+        session.diarize(wav, num_speakers=2, min_speakers=1)
+    with pytest.raises(InvalidOption, match="^colour: unknown diarize option"):
+        session.diarize(wav, colour="red")
+    with pytest.raises(InvalidOption, match="audio: no such file"):
+        session.diarize(str(wav) + ".missing")
+    assert total_requests(server) == 0
+
+
+def test_identify_and_voiceprint(server, session, wav):
+    vp = session.voiceprint(wav)
+    assert isinstance(vp, str) and len(vp) > 10
+    res = session.identify(wav, {"Alice": vp})
+    assert res.kind == "identify"
+    assert server.stats.jobs_created_by_kind == {"voiceprint": 1, "identify": 1}
+    before = total_requests(server)
+    assert session.voiceprint(wav) == vp
+    assert total_requests(server) == before
+
+
+def test_wait_timeout_names_job_and_job_reattaches(server, session, wav):
+    server.engine.push(Script(output=OUTPUT, duration=1.5))
+    with pytest.raises(WaitTimeout) as info:
+        session.diarize(wav, timeout=0.2)
+    assert info.value.job_id in str(info.value)
+    assert session.job(info.value.job_id).result(timeout=30).raw == OUTPUT
+
+
+def test_async_twins_inside_a_running_loop(server, session, wav, tmp_path):
+    other = write_wav(tmp_path / "other.wav", seconds=1.0)
+
+    async def main():
+        assert asyncio.get_running_loop().is_running()
+        r1 = await session.adiarize(wav)
+        job = await session.asubmit(other)
+        r2 = await job  # Job is awaitable
+        r3 = await job.result_async()
+        batch = await session.adiarize_many([wav, other])
+        return r1, r2, r3, batch
+
+    r1, r2, r3, batch = asyncio.run(main())
+    assert r1.uri == "meeting" and r2.uri == "other" and r3.job_id == r2.job_id
+    assert [r.job_id for r in batch.results] == [r1.job_id, r2.job_id]
+    assert server.stats.jobs_created == 2
+
+
+def test_webhook_wakes_waiter_without_polling(server, tmp_path, wav):
+    client = Client(api_key=server.api_key, base_url=server.base_url)
+    session = Session(client=client, store=tmp_path / "s.sqlite3", progress=False)
+    server.engine.push(Script(output=OUTPUT, duration=0.5))
+    with WebhookReceiver(server.webhook_secret, store=session.store) as rx:
+        job = session.submit(wav, webhook=rx.url)
+        out = job.wait(timeout=30, poll=60.0)  # polling every 60 s: only the webhook can wake it
+    assert out == OUTPUT
+    assert server.stats.job_reads[job.id] == 0
+    assert rx.handler.accepted == 1
+    assert session.store.get(job.id).output == OUTPUT
+    assert [e[:2] for e in session.store.webhook_events()] == [(job.id, "succeeded")]
+
+
+def test_webhook_does_not_change_content_address(server, session, wav):
+    with WebhookReceiver(server.webhook_secret, store=session.store) as rx:
+        first = session.diarize(wav, webhook=rx.url)
+    before = total_requests(server)
+    assert session.diarize(wav).job_id == first.job_id
+    assert total_requests(server) == before
+
+
+def test_api_key_never_in_store_file(server, session, wav, tmp_path):
+    session.diarize(wav)
+    session.store.close()
+    raw = b"".join(p.read_bytes() for p in tmp_path.glob("jobs.sqlite3*"))
+    assert raw and server.api_key.encode() not in raw
+
+
+def test_two_sessions_same_store_share_results(server, session, wav, tmp_path):
+    r = session.diarize(wav)
+    other = Session(client=Client(api_key=server.api_key, base_url=server.base_url),
+                    store=tmp_path / "jobs.sqlite3", progress=False)
+    before = total_requests(server)
+    assert other.diarize(wav).job_id == r.job_id
+    assert total_requests(server) == before
+
+
+def test_embedded_default_starts_once_and_announces(tmp_path, wav, capsys, monkeypatch):
+    for var in ("PYANNOTEAI_API_KEY", "PYANNOTE_API_KEY", "PYANNOTEAI_BASE_URL"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setattr(session_mod, "_EMBEDDED", {})
+    s1 = Session(store=tmp_path / "e.sqlite3", embedded_engine="scripted", progress=False)
+    s2 = Session(store=tmp_path / "e.sqlite3", embedded_engine="scripted", progress=False)
+    try:
+        r = s1.diarize(wav)
+        assert s2.diarize(wav).job_id == r.job_id
+        handle = session_mod._EMBEDDED["scripted"]
+        assert s1.client.base_url == handle.base_url == s2.client.base_url
+        out = capsys.readouterr().out
+        assert out.count("No pyannoteAI API key found") == 1
+        assert out.strip() == ("No pyannoteAI API key found: using the scripted engine (not the "
+                               f"cloud model) at {handle.base_url}")
+        assert handle.stats.jobs_created == 1
+    finally:
+        session_mod._EMBEDDED["scripted"].stop()
+
+
+def test_configure_default_session(server, tmp_path, wav):
+    import pyannote_notebook.jobs as jobs
+
+    old = (session_mod._DEFAULT._client, session_mod._DEFAULT._store_arg, session_mod._DEFAULT._store)
+    try:
+        jobs.configure(client=Client(api_key=server.api_key, base_url=server.base_url),
+                       store=tmp_path / "d.sqlite3", progress=False)
+        r = jobs.diarize(wav)
+        assert jobs.job(r.job_id).result().raw == r.raw
+        assert list(jobs.jobs()["job_id"]) == [r.job_id]
+        assert list(jobs()["job_id"]) == [r.job_id]  # the package itself is callable
+        with pytest.raises(InvalidOption, match="^colour: unknown setting"):
+            jobs.configure(colour="red")
+    finally:
+        session_mod._DEFAULT._client, session_mod._DEFAULT._store_arg, session_mod._DEFAULT._store = old
