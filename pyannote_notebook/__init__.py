@@ -26,12 +26,57 @@ _EXPORTS: dict[str, str] = {
         )
     },
     "Secret": "pyannote_notebook.config",
+    # results and formats
+    "Result": "pyannote_notebook.results.result",
+    **{
+        name: "pyannote_notebook.results.formats"
+        for name in (
+            "read_rttm", "write_rttm", "read_uem", "write_uem",
+            "annotation_to_dataframe", "dataframe_to_annotations",
+        )
+    },
+    # analysis
+    **{
+        name: "pyannote_notebook.analysis.stats"
+        for name in ("speaker_stats", "file_stats", "corpus_stats", "interruptions")
+    },
+    "evaluate": "pyannote_notebook.analysis.scoring",
+    "Report": "pyannote_notebook.analysis.scoring",
+    "compare": "pyannote_notebook.analysis.compare",
+    # jobs: the face a notebook uses
+    **{
+        name: "pyannote_notebook.jobs.session"
+        for name in (
+            "diarize", "submit", "identify", "voiceprint", "diarize_many", "job",
+            "adiarize", "asubmit", "adiarize_many", "configure",
+        )
+    },
+    "Job": "pyannote_notebook.jobs.handle",
+    "Batch": "pyannote_notebook.jobs.batch",
+    "JobStore": "pyannote_notebook.jobs.store",
+    "WebhookReceiver": "pyannote_notebook.jobs.webhooks",
+    "WebhookHandler": "pyannote_notebook.jobs.webhooks",
+    "verify_signature": "pyannote_notebook.jobs.webhooks",
+    # api and server
+    "Client": "pyannote_notebook.api",
+    "start_server": "pyannote_notebook.server",
+    # display
+    **{
+        name: "pyannote_notebook.display"
+        for name in ("plot_timeline", "plot_comparison", "plot_speaker_time")
+    },
 }
 
-__all__ = sorted(_EXPORTS) + ["__version__"]
+# subpackages reachable as attributes before anyone imported them (``pn.jobs(...)`` lists the
+# store's jobs: the jobs package is callable)
+_SUBMODULES = ("jobs", "samples", "api", "results", "analysis", "display", "engine", "server")
+
+__all__ = sorted(_EXPORTS) + ["__version__", "jobs"]
 
 
 def __getattr__(name: str) -> Any:
+    if name in _SUBMODULES:
+        return importlib.import_module(f"pyannote_notebook.{name}")
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'pyannote_notebook' has no attribute {name!r}")

@@ -1,0 +1,205 @@
+"""Await latency: our ``Job.wait`` vs the official SDK's ``retrieve(every_seconds=10)``.
+
+On a local server (scripted engine), jobs of known length run concurrently, half awaited by
+``pyannote_notebook.api.Job.wait`` (adaptive polling), half by ``pyannoteai.sdk.Client.retrieve``
+(its default: poll every 10 s). Per job we measure
+
+* **delay**: wall time from the server's completion (its ``completed_ts`` record, which is also the
+  job's ``updatedAt``) to
+  the moment the waiter returned the result;
+* **GETs**: ``GET /v1/jobs/{id}`` requests the server received for that job.
+
+Job lengths: nominal 5 s, 30 s, 120 s (``--quick``: 5 s and 30 s). Job *k* of *n* in a group runs
+``D + 10 * (k + 0.5) / n`` seconds, spreading completions over the SDK's 10 s polling phase (with
+exact multiples of 10 s the SDK's delay would be a coin flip between ~0 and ~10 s). The scripted
+engine processes audio at ``RATE`` = 0.05 s per audio second, so a job of ``T`` seconds stands for
+``T / 0.05`` seconds of audio; our client is told that audio duration (``audio_duration=``), as it
+would be for a file it uploaded. Before the measured run our client waits for 2 warm-up jobs
+(2 s) so that it has seen jobs of this kind finish (a notebook session normally has); the
+warm-up figures are reported separately. ``--cold`` skips the warm-up (the 5 s jobs then run
+blind on backoff, and the longer ones learn from them as they finish).
+
+Run: ``.venv/bin/python benchmarks/await_latency.py [--quick] [--cold] [--jobs N] [--write]``
+(``--write`` appends the section to benchmarks/RESULTS.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import threading
+import time
+import warnings
+from pathlib import Path
+
+RATE = 0.05  # scripted processing seconds per audio second
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def _completion(handle, job_id: str) -> float:
+    """Epoch seconds at which the server completed the job (its ``completed_ts`` record)."""
+    for job in handle.jobs_snapshot():
+        if job["job_id"] == job_id:
+            return float(job["completed_ts"])
+    raise KeyError(job_id)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="5 s and 30 s jobs only, 2 per group")
+    parser.add_argument("--jobs", type=int, default=None, help="jobs per group and waiter (default 4, quick 2)")
+    parser.add_argument("--cold", action="store_true",
+                        help="no warm-up: our client starts without any completion estimate")
+    parser.add_argument("--write", action="store_true", help="append the section to benchmarks/RESULTS.md")
+    args = parser.parse_args(argv)
+
+    from pyannoteai.sdk import Client as SDKClient
+
+    # the SDK warns on every retrieve() that webhooks are faster; that is what we measure
+    warnings.filterwarnings("ignore", message=".*periodic polling.*", category=UserWarning)
+
+    from pyannote_notebook.api import Client, RateBudget
+    from pyannote_notebook.server import Script, ScriptedEngine, start_server
+    from pyannote_notebook.server.testing import write_wav
+
+    durations = [5.0, 30.0] if args.quick else [5.0, 30.0, 120.0]
+    n = args.jobs or (2 if args.quick else 4)
+    total_jobs = 2 * n * len(durations) + 2
+    engine = ScriptedEngine()
+    tmp = tempfile.TemporaryDirectory()
+    wav = write_wav(Path(tmp.name) / "tone.wav", seconds=1.0)
+    handle = start_server(engine=engine, job_workers=total_jobs + 2)
+    rows: dict[str, list[tuple[float, float, int]]] = {}
+    lock = threading.Lock()
+    try:
+        ours = Client(handle.api_key, handle.base_url,
+                      rate_budget=RateBudget(create_per_minute=1000, read_per_minute=3000))
+        old_url = SDKClient.API_URL
+        SDKClient.API_URL = handle.base_url
+        try:
+            sdk = SDKClient(handle.api_key)
+        finally:
+            SDKClient.API_URL = old_url
+        sdk.API_URL = handle.base_url  # instance attribute: keeps the class untouched
+
+        # ---- warm-up (ours only; reported separately)
+        warm = []
+        for i in range(0 if args.cold else 2):
+            url = ours.upload(wav, media_url=f"media://bench/warmup-{i}")
+            engine.script(url, Script(duration=2.0))
+            job = ours.diarize(url, audio_duration=2.0 / RATE)
+            job.wait()
+            t = time.time()
+            warm.append((t - _completion(handle, job.id), handle.stats.job_reads[job.id]))
+
+        # ---- measured run
+        plan = []
+        for d in durations:
+            for k in range(n):
+                seconds = d + 10.0 * (k + 0.5) / n
+                for who in ("ours", "sdk"):
+                    url = ours.upload(wav, media_url=f"media://bench/{who}-{int(d)}-{k}")
+                    engine.script(url, Script(duration=seconds))
+                    plan.append((who, d, seconds, url))
+
+        def run(who: str, d: float, seconds: float, url: str) -> None:
+            if who == "ours":
+                job = ours.diarize(url, audio_duration=seconds / RATE)
+                job.wait()
+                job_id = job.id
+            else:
+                job_id = sdk.diarize(url)
+                sdk.retrieve(job_id, every_seconds=10)
+            got = time.time()
+            delay = got - _completion(handle, job_id)
+            with lock:
+                rows.setdefault(f"{who}:{int(d)}", []).append(
+                    (seconds, delay, handle.stats.job_reads[job_id]))
+
+        t0 = time.monotonic()
+        threads = [threading.Thread(target=run, args=p) for p in plan]
+        for th in threads:
+            th.start()
+        for th in threads:
+            th.join()
+        wall = time.monotonic() - t0
+    finally:
+        handle.stop()
+        tmp.cleanup()
+
+    # ---- report
+    lines = []
+    cmd = "python benchmarks/await_latency.py" + (" --quick" if args.quick else "") + \
+        (" --cold" if args.cold else "") + \
+        (f" --jobs {args.jobs}" if args.jobs else "")
+    lines += [
+        "## Await latency: Job.wait vs pyannoteai-sdk retrieve(every_seconds=10)",
+        "",
+        f"- Command: `{cmd}`",
+        f"- Machine: {os.cpu_count()} CPUs (`nproc`), {_cpu_model()}; Python {platform.python_version()}",
+        f"- Date: {dt.datetime.now(dt.timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}; wall time of the measured run {wall:.0f} s",
+        f"- {n} jobs per length and waiter, run concurrently on one local server (scripted engine, "
+        f"no queueing); job k of n lasts D + 10*(k+0.5)/n s; audio duration given to our client = "
+        f"job seconds / {RATE} (engine speed {RATE} s per audio s).",
+        f"- Delay = result in hand - server completion time (`completed_ts` = `updatedAt`); GETs = server-side "
+        f"`GET /v1/jobs/{{id}}` count per job. "
+        + ("No warm-up (--cold): our client starts with no completion estimate." if args.cold else
+           f"Warm-up (ours, before the run, 2 jobs of 2 s): delays "
+           f"{', '.join(f'{w[0]:.2f}' for w in warm)} s, GETs {', '.join(str(w[1]) for w in warm)}."),
+        "",
+        "| job length D | waiter | median delay (s) | max delay (s) | median GETs/job | max GETs |",
+        "|---|---|---|---|---|---|",
+    ]
+    verdicts = []
+    all_ours_d, all_sdk_d, all_ours_g, all_sdk_g = [], [], [], []
+    for d in durations:
+        stats = {}
+        for who in ("ours", "sdk"):
+            r = rows.get(f"{who}:{int(d)}", [])
+            delays = [x[1] for x in r]
+            gets = [x[2] for x in r]
+            stats[who] = (statistics.median(delays), max(delays), statistics.median(gets), max(gets))
+            (all_ours_d if who == "ours" else all_sdk_d).extend(delays)
+            (all_ours_g if who == "ours" else all_sdk_g).extend(gets)
+            label = "Job.wait (ours)" if who == "ours" else "SDK retrieve(10)"
+            lines.append(f"| {int(d)} s | {label} | {stats[who][0]:.2f} | {stats[who][1]:.2f} | "
+                         f"{stats[who][2]:g} | {stats[who][3]} |")
+        dr = stats["ours"][0] / stats["sdk"][0] if stats["sdk"][0] > 0 else float("inf")
+        gr = stats["ours"][2] / stats["sdk"][2] if stats["sdk"][2] > 0 else float("inf")
+        verdicts.append(f"- D = {int(d)} s: delay ratio ours/SDK = {dr:.3f} (target <= 0.25: "
+                        f"{'met' if dr <= 0.25 else 'MISSED'}); GET ratio = {gr:.2f} (target <= 2: "
+                        f"{'met' if gr <= 2 else 'MISSED'})")
+    dr = statistics.median(all_ours_d) / statistics.median(all_sdk_d)
+    gr = statistics.mean(all_ours_g) / statistics.mean(all_sdk_g)
+    verdicts.append(f"- All jobs: median delay {statistics.median(all_ours_d):.2f} s vs "
+                    f"{statistics.median(all_sdk_d):.2f} s (ratio {dr:.3f}, target <= 0.25: "
+                    f"{'met' if dr <= 0.25 else 'MISSED'}); mean GETs/job {statistics.mean(all_ours_g):.2f} "
+                    f"vs {statistics.mean(all_sdk_g):.2f} (ratio {gr:.2f}, target <= 2: "
+                    f"{'met' if gr <= 2 else 'MISSED'})")
+    lines += ["", *verdicts, ""]
+    text = "\n".join(lines)
+    print(text)
+    if args.write:
+        results = Path(__file__).with_name("RESULTS.md")
+        with open(results, "a", encoding="utf-8") as fh:
+            fh.write("\n" + text + "\n")
+        print(f"appended to {results}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
