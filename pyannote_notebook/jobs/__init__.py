@@ -31,6 +31,7 @@ _EXPORTS: dict[str, str] = {
     "WebhookHandler": "pyannote_notebook.jobs.webhooks",
     "WebhookReceiver": "pyannote_notebook.jobs.webhooks",
     "make_progress": "pyannote_notebook.jobs.progress",
+    "embedded_server": "pyannote_notebook.jobs.session",
 }
 
 __all__ = sorted(_EXPORTS)
