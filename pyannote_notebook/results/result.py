@@ -648,7 +648,7 @@ class Result:
 
         return figure_to_png(self.plot().figure)
 
-    def _summary(self) -> dict[str, Any]:
+    def _summary(self, *, detailed: bool = False) -> dict[str, Any]:
         out: dict[str, Any] = {"kind": self.kind}
         if self.job_id:
             out["job id"] = self.job_id
@@ -658,6 +658,11 @@ class Result:
             out["voiceprint"] = f"{len(self.voiceprint or '')} characters"
         else:
             out["speakers"] = len(self.speakers)
+            if detailed and self.n_turns:
+                chart = self.annotation.chart()  # [(label, talk time)], most talkative first
+                shown = ", ".join(f"{label} {seconds:.1f} s" for label, seconds in chart[:8])
+                more = f", +{len(chart) - 8} more" if len(chart) > 8 else ""
+                out["speakers"] = f"{len(chart)}: {shown}{more}"
             out["turns"] = self.n_turns
             out["duration"] = f"{self.duration:.1f} s"
             if self._exclusive_turns is not None:
@@ -670,7 +675,7 @@ class Result:
         from pyannote_notebook.display.html import result_html
 
         png = self._repr_png_() if self.n_turns else None
-        return result_html(self._summary(), png)
+        return result_html(self._summary(detailed=True), png)
 
     def __repr__(self) -> str:
         fields = " ".join(f"{k.replace(' ', '_')}={v!r}" for k, v in self._summary().items())

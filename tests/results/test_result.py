@@ -334,7 +334,8 @@ def test_reprs_render_headless() -> None:
     assert img.shape[0] > 50 and img.shape[1] > 200
     assert img.std() > 5  # not blank
     html = r._repr_html_()
-    assert "<th style='text-align:left'>speakers</th><td style='text-align:left'>2</td>" in html
+    assert ("<th style='text-align:left'>speakers</th>"
+            "<td style='text-align:left'>2: SPEAKER_00 4.8 s, SPEAKER_01 3.5 s</td>") in html
     assert "<td style='text-align:left'>9.2 s</td>" in html
     assert "data:image/png;base64," in html
     assert repr(r) == ("<Result kind='diarize' job_id='job-1' uri='meeting' speakers=2 turns=3 "
