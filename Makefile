@@ -9,7 +9,8 @@ PIP := $(PY) -m pip --disable-pip-version-check
 CACHE := .cache
 SAMPLE := $(CACHE)/samples/sample.wav
 STAMP := $(VENV)/.installed-stamp
-PYTEST_ARGS ?=
+# most test time is spent waiting on loopback servers and kernels, not computing: 4 workers
+PYTEST_ARGS ?= -n 4
 
 .PHONY: setup samples system-check test demo serve clean help
 

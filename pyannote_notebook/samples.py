@@ -29,6 +29,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import zipfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -325,14 +326,17 @@ def synthesize_conversation(turns: Sequence[Turn], path: str | Path, *,
         if peak > 0.99:
             mix *= 0.99 / peak
         store.mkdir(parents=True, exist_ok=True)
-        tmp_wav = store / f"{key}.part.wav"
+        # unique temporary names: parallel test workers may synthesize the same file at once
+        tmp_wav = store / f"{key}.{os.getpid()}.{threading.get_ident()}.part.wav"
+        tmp_rttm = tmp_wav.with_suffix(".rttm")
         sf.write(str(tmp_wav), mix.astype(np.float32), sample_rate, subtype="PCM_16")
         lines = [
             f"SPEAKER {uri} 1 {s / sample_rate:.3f} {len(p) / sample_rate:.3f} <NA> <NA> "
             f"{_speaker_label(spk)} <NA> <NA>"
             for (spk, _, _), s, p in sorted(zip(norm, starts, pieces), key=lambda z: z[1])
         ]
-        cached_rttm.write_text("\n".join(lines) + "\n")
+        tmp_rttm.write_text("\n".join(lines) + "\n")
+        tmp_rttm.replace(cached_rttm)
         tmp_wav.replace(cached_wav)
     path.parent.mkdir(parents=True, exist_ok=True)
     rttm = path.with_suffix(".rttm")
