@@ -14,7 +14,7 @@ import pytest
 
 from pyannote_notebook.cli import main
 
-EVAL = Path("/work/shared/eval")
+EVAL = Path(__file__).resolve().parents[1] / "fixtures" / "eval"
 with open(EVAL / "expected.csv") as _handle:
     EXPECTED = list(csv.DictReader(_handle))
 KEYS = ["mdeval_scored_speaker_s", "mdeval_missed_speaker_s", "mdeval_falarm_speaker_s",

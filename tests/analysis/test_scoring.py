@@ -24,7 +24,7 @@ from pyannote_notebook.analysis.scoring import (
 from pyannote_notebook.errors import FormatError, InvalidOption
 from pyannote_notebook.results.formats import parse_rttm, read_rttm, read_uem
 
-EVAL = Path("/work/shared/eval")
+EVAL = Path(__file__).resolve().parents[1] / "fixtures" / "eval"
 with open(EVAL / "expected.csv") as _handle:
     EXPECTED = list(csv.DictReader(_handle))
 KEYS = ["mdeval_scored_speaker_s", "mdeval_missed_speaker_s", "mdeval_falarm_speaker_s",

@@ -22,7 +22,7 @@ from pyannote_notebook.results.formats import (
     write_uem,
 )
 
-FIXTURES = Path("/work/shared/eval")
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "eval"
 GOOD = "SPEAKER f1 1 0.500 1.250 <NA> <NA> alice <NA> <NA>"
 
 
