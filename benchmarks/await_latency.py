@@ -155,8 +155,8 @@ def main(argv: list[str] | None = None) -> int:
         f"- {n} jobs per length and waiter, run concurrently on one local server (scripted engine, "
         f"no queueing); job k of n lasts D + 10*(k+0.5)/n s; audio duration given to our client = "
         f"job seconds / {RATE} (engine speed {RATE} s per audio s).",
-        f"- Delay = result in hand - server completion time (`completed_ts` = `updatedAt`); GETs = server-side "
-        f"`GET /v1/jobs/{{id}}` count per job. "
+        "- Delay = result in hand - server completion time (`completed_ts` = `updatedAt`); GETs = server-side "
+        "`GET /v1/jobs/{id}` count per job. "
         + ("No warm-up (--cold): our client starts with no completion estimate." if args.cold else
            f"Warm-up (ours, before the run, 2 jobs of 2 s): delays "
            f"{', '.join(f'{w[0]:.2f}' for w in warm)} s, GETs {', '.join(str(w[1]) for w in warm)}."),

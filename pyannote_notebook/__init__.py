@@ -7,8 +7,7 @@ matplotlib, pandas, scipy and the engine load only when a name that needs them i
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from pyannote_notebook._lazy import lazy_exports
 
 __version__ = "0.1.0"
 
@@ -74,16 +73,4 @@ _SUBMODULES = ("jobs", "samples", "api", "results", "analysis", "display", "engi
 __all__ = sorted(_EXPORTS) + ["__version__", "jobs"]
 
 
-def __getattr__(name: str) -> Any:
-    if name in _SUBMODULES:
-        return importlib.import_module(f"pyannote_notebook.{name}")
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'pyannote_notebook' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, _SUBMODULES)

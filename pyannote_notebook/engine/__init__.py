@@ -6,8 +6,7 @@ Public functions (imported lazily so ``import pyannote_notebook.engine`` stays c
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from pyannote_notebook._lazy import lazy_exports
 
 __all__ = ["diarize", "voiceprint", "identify", "load_audio", "LocalJobEngine"]
 
@@ -20,14 +19,4 @@ _EXPORTS = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'pyannote_notebook.engine' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

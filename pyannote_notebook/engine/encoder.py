@@ -23,13 +23,16 @@ import numpy as np
 
 from pyannote_notebook.engine.audio import SAMPLE_RATE
 from pyannote_notebook.engine.weights import RESEMBLYZER, locate
+from pyannote_notebook.errors import InvalidOption
 
-__all__ = ["Encoder", "get_encoder", "mel_filterbank", "mel_spectrogram", "EMBEDDING_DIM"]
+__all__ = ["Encoder", "get_encoder", "mel_filterbank", "mel_spectrogram", "partial_slices",
+           "EMBEDDING_DIM"]
 
 N_FFT = 400
 HOP = 160
 N_MELS = 40
 EMBEDDING_DIM = 256
+PARTIAL_FRAMES = 160  # resemblyzer hparams.partials_n_frames (1.6 s)
 TARGET_DBFS = -30.0
 INT16_MAX = 2**15 - 1
 
@@ -192,24 +195,58 @@ class Encoder:
             out[s:s + batch_size] = self.forward_mels(mel_spectrogram(chunk))
         return out
 
-    def embed_utterance(self, wav: np.ndarray, *, partial_seconds: float = 1.6,
-                        rate: float = 1.3, min_coverage: float = 0.75) -> np.ndarray:
-        """Embed one utterance as resemblyzer does: 1.6 s partials at 1.3 per second,
-        L2-normalised mean of the partial embeddings. Returns a ``(256,)`` unit vector."""
+    def embed_utterance(self, wav: np.ndarray, *, rate: float = 1.3,
+                        min_coverage: float = 0.75) -> np.ndarray:
+        """Embed one utterance exactly as resemblyzer's ``VoiceEncoder.embed_utterance``.
+
+        The waveform is normalised to -30 dBFS (increase only), zero-padded to the end of the
+        last partial, turned into ONE mel spectrogram, and cut into partials of
+        ``PARTIAL_FRAMES`` (160) frames every ``round(16000 / rate / 160)`` frames (see
+        :func:`partial_slices`); the result is the L2-normalised mean of the partial embeddings.
+        Returns a ``(256,)`` unit vector.
+
+        Raises
+        ------
+        InvalidOption
+            ``rate`` outside the range resemblyzer accepts (0.625 to 100 per second) or
+            ``min_coverage`` outside (0, 1].
+        """
         wav = normalize_volume(np.asarray(wav, dtype=np.float32))[0]
-        part = int(round(partial_seconds * SAMPLE_RATE))
-        step = max(HOP, int(round(SAMPLE_RATE / rate / HOP)) * HOP)
-        starts = list(range(0, max(1, len(wav) - part + step), step)) or [0]
-        last = starts[-1]
-        if len(starts) > 1 and (len(wav) - last) / part < min_coverage:
-            starts = starts[:-1]
-        need = max(starts[-1] + part, len(wav))
-        padded = np.zeros(need, dtype=np.float32)
-        padded[: len(wav)] = wav
-        windows = np.stack([padded[s:s + part] for s in starts])
-        partial = self.forward_mels(mel_spectrogram(windows))
+        slices = partial_slices(len(wav), rate=rate, min_coverage=min_coverage)
+        need = slices[-1] + PARTIAL_FRAMES
+        if need * HOP >= len(wav):
+            wav = np.pad(wav, (0, need * HOP - len(wav)))
+        mel = mel_spectrogram(wav)[0]
+        partial = self.forward_mels(np.stack([mel[s:s + PARTIAL_FRAMES] for s in slices]))
         mean = partial.mean(axis=0)
         return (mean / np.linalg.norm(mean)).astype(np.float32)
+
+
+def partial_slices(n_samples: int, *, rate: float = 1.3, min_coverage: float = 0.75
+                   ) -> list[int]:
+    """First mel frame of each partial utterance (resemblyzer's ``compute_partial_slices``).
+
+    Partials are ``PARTIAL_FRAMES`` frames (1.6 s) long, start every
+    ``round(16000 / rate / 160)`` frames, and the last one is dropped when it covers less than
+    ``min_coverage`` of a partial with real samples (unless it is the only one).
+
+    Raises
+    ------
+    InvalidOption
+        ``rate`` or ``min_coverage`` out of range (message names the option).
+    """
+    if not 0 < min_coverage <= 1:
+        raise InvalidOption("min_coverage", f"must be in (0, 1], got {min_coverage}")
+    frame_step = int(np.round(SAMPLE_RATE / rate / HOP))
+    if not 0 < frame_step <= PARTIAL_FRAMES:
+        raise InvalidOption("rate", f"partials per second must give a step of 1 to "
+                            f"{PARTIAL_FRAMES} frames (0.625 to 100), got {rate}")
+    n_frames = int(np.ceil((n_samples + 1) / HOP))
+    starts = list(range(0, max(1, n_frames - PARTIAL_FRAMES + frame_step + 1), frame_step))
+    coverage = (n_samples - starts[-1] * HOP) / (PARTIAL_FRAMES * HOP)
+    if coverage < min_coverage and len(starts) > 1:
+        starts = starts[:-1]
+    return starts
 
 
 _encoder: Encoder | None = None

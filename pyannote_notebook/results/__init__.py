@@ -6,8 +6,7 @@ Names are imported lazily (PEP 562): ``pyannote_notebook.results.formats`` is on
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from pyannote_notebook._lazy import lazy_exports
 
 _EXPORTS: dict[str, str] = {
     "Result": "pyannote_notebook.results.result",
@@ -22,14 +21,4 @@ _EXPORTS: dict[str, str] = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'pyannote_notebook.results' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

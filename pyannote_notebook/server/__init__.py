@@ -13,8 +13,7 @@ import FastAPI or uvicorn; ``start_server`` does. Nothing here imports the clien
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from pyannote_notebook._lazy import lazy_exports
 
 _EXPORTS: dict[str, str] = {
     "start_server": "pyannote_notebook.server.handle",
@@ -33,14 +32,4 @@ _EXPORTS: dict[str, str] = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'pyannote_notebook.server' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -38,10 +38,12 @@ def test_synthesized_reference_is_exact(tmp_path):
     assert s2 - (s1 + d1) == pytest.approx(-0.3, abs=2e-3)  # overlap mixed in
     assert len(x) / sr == pytest.approx(s2 + d2 + 0.5, abs=2e-3)
     # tight reference: energy right inside each turn, only the noise floor just outside
-    for start, dur in [(s0, d0)]:
-        a, b = int(start * sr), int((start + dur) * sr)
-        assert np.max(np.abs(x[a:a + 800])) > 0.01
-        assert np.max(np.abs(x[a - 800:a - 10])) < 0.005
+    # (turn 0 is followed by a 0.5 s gap, so both of its edges can be checked)
+    a, b = int(s0 * sr), int((s0 + d0) * sr)
+    assert np.max(np.abs(x[a:a + 800])) > 0.01
+    assert np.max(np.abs(x[a - 800:a - 10])) < 0.005
+    assert np.max(np.abs(x[b - 800:b])) > 0.01
+    assert np.max(np.abs(x[b + 10:b + 800])) < 0.005
 
 
 def test_synthesis_is_cached(tmp_path):
