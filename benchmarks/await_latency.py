@@ -1,8 +1,11 @@
-"""Await latency: our ``Job.wait`` vs the official SDK's ``retrieve(every_seconds=10)``.
+"""Await latency: our ``Job.wait`` vs the official SDK's ``retrieve(every_seconds=10)`` vs a webhook.
 
-On a local server (scripted engine), jobs of known length run concurrently, half awaited by
-``pyannote_notebook.api.Job.wait`` (adaptive polling), half by ``pyannoteai.sdk.Client.retrieve``
-(its default: poll every 10 s). Per job we measure
+On a local server (scripted engine), jobs of known length run concurrently, a third awaited by
+``pyannote_notebook.api.Job.wait`` (adaptive polling), a third by ``pyannoteai.sdk.Client.retrieve``
+(its default: poll every 10 s), and a third submitted with ``webhook=`` pointing at a
+:class:`pyannote_notebook.jobs.webhooks.WebhookReceiver` (it checks the server's signature and
+calls ``notify_job``) and awaited by ``Job.wait(poll=3600)``: that wait makes no request on its
+own before an hour, so the webhook alone brings the result. Per job we measure
 
 * **delay**: wall time from the server's completion (its ``completed_ts`` record, which is also the
   job's ``updatedAt``) to
@@ -20,7 +23,8 @@ warm-up figures are reported separately. ``--cold`` skips the warm-up (the 5 s j
 blind on backoff, and the longer ones learn from them as they finish).
 
 Run: ``.venv/bin/python benchmarks/await_latency.py [--quick] [--cold] [--jobs N] [--write]``
-(``--write`` appends the section to benchmarks/RESULTS.md).
+(``--write`` appends the section to benchmarks/RESULTS.md). Every waiter runs in the same run,
+concurrently, so ``--quick`` and the default take about as long as with two waiters.
 """
 
 from __future__ import annotations
@@ -73,17 +77,22 @@ def main(argv: list[str] | None = None) -> int:
     warnings.filterwarnings("ignore", message=".*periodic polling.*", category=UserWarning)
 
     from pyannote_notebook.api import Client, RateBudget
+    from pyannote_notebook.errors import WaitTimeout
+    from pyannote_notebook.jobs.webhooks import WebhookReceiver
     from pyannote_notebook.server import Script, ScriptedEngine, start_server
     from pyannote_notebook.server.testing import write_wav
 
     durations = [5.0, 30.0] if args.quick else [5.0, 30.0, 120.0]
     n = args.jobs or (2 if args.quick else 4)
-    total_jobs = 2 * n * len(durations) + 2
+    waiters = ("ours", "sdk", "hook")
+    total_jobs = len(waiters) * n * len(durations) + 2
     engine = ScriptedEngine()
     tmp = tempfile.TemporaryDirectory()
     wav = write_wav(Path(tmp.name) / "tone.wav", seconds=1.0)
     handle = start_server(engine=engine, job_workers=total_jobs + 2)
+    receiver = WebhookReceiver(handle.webhook_secret).start()
     rows: dict[str, list[tuple[float, float, int]]] = {}
+    lost: list[str] = []  # webhook jobs whose wait timed out (the webhook never woke it)
     lock = threading.Lock()
     try:
         ours = Client(handle.api_key, handle.base_url,
@@ -111,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
         for d in durations:
             for k in range(n):
                 seconds = d + 10.0 * (k + 0.5) / n
-                for who in ("ours", "sdk"):
+                for who in waiters:
                     url = ours.upload(wav, media_url=f"media://bench/{who}-{int(d)}-{k}")
                     engine.script(url, Script(duration=seconds))
                     plan.append((who, d, seconds, url))
@@ -120,6 +129,16 @@ def main(argv: list[str] | None = None) -> int:
             if who == "ours":
                 job = ours.diarize(url, audio_duration=seconds / RATE)
                 job.wait()
+                job_id = job.id
+            elif who == "hook":
+                job = ours.diarize(url, audio_duration=seconds / RATE, webhook=receiver.url)
+                try:
+                    # poll=3600 > timeout: no GET ever; only notify_job (the webhook) can end it
+                    job.wait(poll=3600.0, timeout=seconds + 60.0)
+                except WaitTimeout:
+                    with lock:
+                        lost.append(job.id)
+                    return
                 job_id = job.id
             else:
                 job_id = sdk.diarize(url)
@@ -137,7 +156,9 @@ def main(argv: list[str] | None = None) -> int:
         for th in threads:
             th.join()
         wall = time.monotonic() - t0
+        hooked = receiver.handler.accepted
     finally:
+        receiver.stop()
         handle.stop()
         tmp.cleanup()
 
@@ -147,16 +168,18 @@ def main(argv: list[str] | None = None) -> int:
         (" --cold" if args.cold else "") + \
         (f" --jobs {args.jobs}" if args.jobs else "")
     lines += [
-        "## Await latency: Job.wait vs pyannoteai-sdk retrieve(every_seconds=10)",
+        "## Await latency: Job.wait vs pyannoteai-sdk retrieve(every_seconds=10) vs webhook",
         "",
         f"- Command: `{cmd}`",
         f"- Machine: {os.cpu_count()} CPUs (`nproc`), {_cpu_model()}; Python {platform.python_version()}",
         f"- Date: {dt.datetime.now(dt.timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}; wall time of the measured run {wall:.0f} s",
-        f"- {n} jobs per length and waiter, run concurrently on one local server (scripted engine, "
+        f"- {n} jobs per length and waiter (webhook jobs included), run concurrently on one local server (scripted engine, "
         f"no queueing); job k of n lasts D + 10*(k+0.5)/n s; audio duration given to our client = "
         f"job seconds / {RATE} (engine speed {RATE} s per audio s).",
         "- Delay = result in hand - server completion time (`completed_ts` = `updatedAt`); GETs = server-side "
-        "`GET /v1/jobs/{id}` count per job. "
+        "`GET /v1/jobs/{id}` count per job. Webhook waiter: `Job.wait(poll=3600)` on jobs submitted "
+        f"with `webhook=` a `WebhookReceiver` (signature checked, then `notify_job`); "
+        f"{hooked} webhooks accepted, {len(lost)} waits not woken. "
         + ("No warm-up (--cold): our client starts with no completion estimate." if args.cold else
            f"Warm-up (ours, before the run, 2 jobs of 2 s): delays "
            f"{', '.join(f'{w[0]:.2f}' for w in warm)} s, GETs {', '.join(str(w[1]) for w in warm)}."),
@@ -165,17 +188,22 @@ def main(argv: list[str] | None = None) -> int:
         "|---|---|---|---|---|---|",
     ]
     verdicts = []
-    all_ours_d, all_sdk_d, all_ours_g, all_sdk_g = [], [], [], []
+    all_d: dict[str, list[float]] = {who: [] for who in waiters}
+    all_g: dict[str, list[int]] = {who: [] for who in waiters}
+    labels = {"ours": "Job.wait (ours)", "sdk": "SDK retrieve(10)", "hook": "webhook + Job.wait(poll=3600)"}
     for d in durations:
         stats = {}
-        for who in ("ours", "sdk"):
+        for who in waiters:
             r = rows.get(f"{who}:{int(d)}", [])
+            if not r:
+                lines.append(f"| {int(d)} s | {labels[who]} | - | - | - | - |")
+                continue
             delays = [x[1] for x in r]
             gets = [x[2] for x in r]
             stats[who] = (statistics.median(delays), max(delays), statistics.median(gets), max(gets))
-            (all_ours_d if who == "ours" else all_sdk_d).extend(delays)
-            (all_ours_g if who == "ours" else all_sdk_g).extend(gets)
-            label = "Job.wait (ours)" if who == "ours" else "SDK retrieve(10)"
+            all_d[who].extend(delays)
+            all_g[who].extend(gets)
+            label = labels[who]
             lines.append(f"| {int(d)} s | {label} | {stats[who][0]:.2f} | {stats[who][1]:.2f} | "
                          f"{stats[who][2]:g} | {stats[who][3]} |")
         dr = stats["ours"][0] / stats["sdk"][0] if stats["sdk"][0] > 0 else float("inf")
@@ -183,6 +211,7 @@ def main(argv: list[str] | None = None) -> int:
         verdicts.append(f"- D = {int(d)} s: delay ratio ours/SDK = {dr:.3f} (target <= 0.25: "
                         f"{'met' if dr <= 0.25 else 'MISSED'}); GET ratio = {gr:.2f} (target <= 2: "
                         f"{'met' if gr <= 2 else 'MISSED'})")
+    all_ours_d, all_sdk_d, all_ours_g, all_sdk_g = all_d["ours"], all_d["sdk"], all_g["ours"], all_g["sdk"]
     dr = statistics.median(all_ours_d) / statistics.median(all_sdk_d)
     gr = statistics.mean(all_ours_g) / statistics.mean(all_sdk_g)
     verdicts.append(f"- All jobs: median delay {statistics.median(all_ours_d):.2f} s vs "
@@ -190,6 +219,13 @@ def main(argv: list[str] | None = None) -> int:
                     f"{'met' if dr <= 0.25 else 'MISSED'}); mean GETs/job {statistics.mean(all_ours_g):.2f} "
                     f"vs {statistics.mean(all_sdk_g):.2f} (ratio {gr:.2f}, target <= 2: "
                     f"{'met' if gr <= 2 else 'MISSED'})")
+    if all_d["hook"]:
+        verdicts.append(f"- webhook: median delay {statistics.median(all_d['hook']):.2f} s "
+                        f"(max {max(all_d['hook']):.2f} s), GETs/job "
+                        f"{statistics.mean(all_g['hook']):g} (max {max(all_g['hook'])}); "
+                        f"{len(lost)} of {len(all_d['hook']) + len(lost)} waits not woken by their webhook")
+    else:
+        verdicts.append(f"- webhook: no result ({len(lost)} waits not woken by their webhook)")
     lines += ["", *verdicts, ""]
     text = "\n".join(lines)
     print(text)

@@ -1,7 +1,7 @@
 """Output JSON -> Annotation + DataFrame: pyannote-notebook's Result vs pyannote.audio's loop.
 
 Baseline (what ``pyannote.audio.pipelines.pyannoteai.sdk.SDK.apply`` does, see
-/work/shared/pyannoteai-api.md section 7)::
+pyannote.audio 4.0.7, pipelines/pyannoteai/sdk.py)::
 
     annotation = Annotation(uri=uri)
     for t, turn in enumerate(output["diarization"]):

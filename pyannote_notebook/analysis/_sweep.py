@@ -1,6 +1,6 @@
 """Scoring core on plain arrays: md-eval-22 / dscore semantics and pyannote.metrics' convention.
 
-Hand-written on purpose (see ``/work/shared/evaluation.md``): pyannote.metrics disagrees with
+Hand-written on purpose: pyannote.metrics disagrees with
 md-eval on several input shapes and grows with the square of the number of turns, and md-eval
 itself is a Perl script. Everything here is an *elementary-segment sweep*: all boundaries
 (turns, UEM, collars) are sorted once, coverage of every interval family is obtained with

@@ -9,7 +9,7 @@
    ``collar=0.25``. With ``convention="pyannote"`` the argument stays per side and is doubled
    internally.
 
-Conventions (details in ``/work/shared/evaluation.md``):
+Conventions (NIST md-eval-22 as run by dscore; README "Evaluation conventions"):
 
 * ``"md-eval"`` (default): the UEM is given or, per file, ``[min onset, max offset]`` of both
   sides; turns are cut to the UEM (a cut reference turn gets a boundary, hence a collar, at the

@@ -1,7 +1,7 @@
 """PNG and HTML rendering that works headless (``MPLBACKEND=Agg``, no pyplot state).
 
 With Agg exported, Jupyter shows a bare figure only under ``%matplotlib inline``; objects with
-``_repr_png_`` always render (see /work/shared/notebooks.md). So plots return :class:`Plot`, a
+``_repr_png_`` always render (a known Jupyter trap). So plots return :class:`Plot`, a
 ``(figure, axes)`` named tuple that renders itself, and results embed their timeline as a
 base64 PNG in ``_repr_html_``.
 """

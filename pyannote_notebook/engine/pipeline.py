@@ -1,6 +1,6 @@
 """The offline diarization pipeline: VAD -> sliding-window embeddings -> clustering -> turns.
 
-Steps (see /work/shared/local-engine.md for the measurements behind the defaults):
+Steps (the defaults follow measurements on real and synthetic speech; see benchmarks/RESULTS.md):
 
 1. silero VAD regions;
 2. 1.5 s windows every 0.75 s inside each region (the last one aligned to the region's end);
