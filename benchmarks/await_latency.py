@@ -74,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
     from pyannoteai.sdk import Client as SDKClient
 
     # the SDK warns on every retrieve() that webhooks are faster; that is what we measure
-    warnings.filterwarnings("ignore", message=".*periodic polling.*", category=UserWarning)
+    warnings.filterwarnings("ignore", message="(?s).*periodic polling", category=UserWarning)
 
     from pyannote_notebook.api import Client, RateBudget
     from pyannote_notebook.errors import WaitTimeout
@@ -204,7 +204,7 @@ def main(argv: list[str] | None = None) -> int:
             all_d[who].extend(delays)
             all_g[who].extend(gets)
             label = labels[who]
-            lines.append(f"| {int(d)} s | {label} | {stats[who][0]:.2f} | {stats[who][1]:.2f} | "
+            lines.append(f"| {int(d)} s | {label} | {stats[who][0]:.3f} | {stats[who][1]:.3f} | "
                          f"{stats[who][2]:g} | {stats[who][3]} |")
         dr = stats["ours"][0] / stats["sdk"][0] if stats["sdk"][0] > 0 else float("inf")
         gr = stats["ours"][2] / stats["sdk"][2] if stats["sdk"][2] > 0 else float("inf")
@@ -220,8 +220,8 @@ def main(argv: list[str] | None = None) -> int:
                     f"vs {statistics.mean(all_sdk_g):.2f} (ratio {gr:.2f}, target <= 2: "
                     f"{'met' if gr <= 2 else 'MISSED'})")
     if all_d["hook"]:
-        verdicts.append(f"- webhook: median delay {statistics.median(all_d['hook']):.2f} s "
-                        f"(max {max(all_d['hook']):.2f} s), GETs/job "
+        verdicts.append(f"- webhook: median delay {statistics.median(all_d['hook']):.3f} s "
+                        f"(max {max(all_d['hook']):.3f} s), GETs/job "
                         f"{statistics.mean(all_g['hook']):g} (max {max(all_g['hook'])}); "
                         f"{len(lost)} of {len(all_d['hook']) + len(lost)} waits not woken by their webhook")
     else:

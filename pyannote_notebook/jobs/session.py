@@ -359,9 +359,9 @@ class Session:
         if kind not in _KINDS:
             raise InvalidOption("kind", f"must be one of {', '.join(_KINDS)}, got {kind!r}")
         _options_object(kind, options)  # validate before resolving the client (no server start)
-        c, s = self._resolve(client, store)
-        prep = prepare_audio(audio, sample_rate=sample_rate, uri=uri)
+        prep = prepare_audio(audio, sample_rate=sample_rate, uri=uri)  # bad audio: no server start
         try:
+            c, s = self._resolve(client, store)
             return self._submit(kind, prep, options, client=c, store=s, force=force)
         finally:
             prep.close()
@@ -406,9 +406,9 @@ class Session:
             if kind not in _KINDS:
                 raise InvalidOption("kind", f"must be one of {', '.join(_KINDS)}, got {kind!r}")
             _options_object(kind, options)
-            c, s = self._resolve(client, store)
             prep = prepare_audio(audio, sample_rate=sample_rate, uri=uri)
             try:
+                c, s = self._resolve(client, store)
                 handle = self._submit(kind, prep, options, client=c, store=s, force=force,
                                       on_state=on_state)
             finally:
