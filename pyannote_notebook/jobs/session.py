@@ -414,7 +414,16 @@ class Session:
             finally:
                 prep.close()
             on_state(handle.status or "created")
-            result = handle.result(timeout=self.timeout if timeout is None else timeout)
+
+            def follow(info: Any) -> None:  # show created -> running -> ... as polls see it
+                if info.job_id == handle.id and info.status:
+                    on_state(info.status)
+
+            c.listeners.append(follow)
+            try:
+                result = handle.result(timeout=self.timeout if timeout is None else timeout)
+            finally:
+                c.listeners.remove(follow)
         except BaseException:
             reporter.close({"failed": 1})
             raise

@@ -239,3 +239,16 @@ def test_configure_default_session(server, tmp_path, wav):
             jobs.configure(colour="red")
     finally:
         session_mod._DEFAULT._client, session_mod._DEFAULT._store_arg, session_mod._DEFAULT._store = old
+
+
+def test_single_diarize_progress_follows_the_job_status(server, session, wav):
+    server.engine.script(lambda kind, params: True, Script(output=OUTPUT, duration=2.5))
+    seen: list[dict[str, int]] = []
+
+    def hook(step, counts, file=None, total=None, completed=None):
+        seen.append({k: v for k, v in counts.items() if v})
+
+    session.diarize(wav, exclusive=True, progress=hook)
+    states = [next(iter(c)) for c in seen if len(c) == 1]
+    # upload first, then the job as polls see it, then done (the hook is called again on close)
+    assert states == ["uploading", "queued", "running", "done", "done"]
