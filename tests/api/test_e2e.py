@@ -224,11 +224,8 @@ def test_webhook_notify_wakes_waiter_immediately(server, live, wav):
         url = live.upload(wav)
         server.engine.push(Script(duration=1.0, output={"diarization": [], "warning": "hooked"}))
         job = live.diarize(url, webhook=hooks.url)
-        t0 = time.monotonic()
         out = job.wait(poll=60.0, timeout=30)       # no poll before 60 s: only the webhook can wake it
-        elapsed = time.monotonic() - t0
         assert out == {"diarization": [], "warning": "hooked"}
-        assert elapsed < 1.0 + 0.5
         assert hooks.woke == [True]
         assert server.stats.job_reads[job.id] == 0   # output came with the webhook: no GET
 
