@@ -172,10 +172,10 @@ def main(argv: list[str] | None = None) -> int:
         "",
         f"- Command: `{cmd}`",
         f"- Machine: {os.cpu_count()} CPUs (`nproc`), {_cpu_model()}; Python {platform.python_version()}",
-        f"- Date: {dt.datetime.now(dt.timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}; wall time of the measured run {wall:.0f} s",
-        f"- {n} jobs per length and waiter (webhook jobs included), run concurrently on one local server (scripted engine, "
-        f"no queueing); job k of n lasts D + 10*(k+0.5)/n s; audio duration given to our client = "
-        f"job seconds / {RATE} (engine speed {RATE} s per audio s).",
+        f"- Date: {dt.datetime.now(dt.UTC).strftime('%Y-%m-%d %H:%M UTC')}; wall time of the measured run {wall:.0f} s",
+        (f"- {n} jobs per length and waiter (webhook jobs included), run concurrently on one local "
+         f"server (scripted engine, no queueing); job k of n lasts D + 10*(k+0.5)/n s; audio duration "
+         f"given to our client = job seconds / {RATE} (engine speed {RATE} s per audio s)."),
         "- Delay = result in hand - server completion time (`completed_ts` = `updatedAt`); GETs = server-side "
         "`GET /v1/jobs/{id}` count per job. Webhook waiter: `Job.wait(poll=3600)` on jobs submitted "
         f"with `webhook=` a `WebhookReceiver` (signature checked, then `notify_job`); "
