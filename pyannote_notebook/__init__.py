@@ -30,8 +30,8 @@ _EXPORTS: dict[str, str] = {
     **{
         name: "pyannote_notebook.results.formats"
         for name in (
-            "read_rttm", "write_rttm", "read_uem", "write_uem",
-            "annotation_to_dataframe", "dataframe_to_annotations",
+            "read_rttm", "write_rttm", "read_uem", "write_uem", "parse_rttm", "parse_uem",
+            "annotation_to_dataframe", "dataframe_to_annotations", "MalformedLinesWarning",
         )
     },
     # analysis

@@ -33,6 +33,7 @@ import csv
 import io
 import math
 import os
+import warnings
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -60,6 +61,7 @@ __all__ = [
     "error_regions",
     "to_file_turns",
     "to_regions",
+    "UnmatchedFilesWarning",
 ]
 
 #: Columns of :attr:`Report.per_file` and of the CSV output, in order.
@@ -104,6 +106,10 @@ def to_file_turns(obj: Any, what: str = "reference") -> dict[str, FileTurns]:
 
     if isinstance(obj, (str, os.PathLike)):
         obj = parse_rttm(obj)
+    if hasattr(obj, "results") and hasattr(obj, "failed") and not isinstance(obj, Mapping):
+        obj = _batch_results(obj, what)  # a jobs.Batch from diarize_many
+    if isinstance(obj, (list, tuple)):
+        obj = _by_uri(obj, what)
     if isinstance(obj, RTTMData):
         return {uri: FileTurns.from_lists(*group) for uri, group in obj.by_uri().items()}
     if not _is_annotation(obj) and hasattr(obj, "annotation") and not isinstance(obj, Mapping):
@@ -121,6 +127,35 @@ def to_file_turns(obj: Any, what: str = "reference") -> dict[str, FileTurns]:
         return out
     raise InvalidOption(what, f"expected an Annotation, a Result, a mapping uri -> Annotation, "
                               f"an RTTM path or RTTMData; got {type(obj).__name__}")
+
+
+def _batch_results(batch: Any, what: str) -> list[Any]:
+    failed = list(batch.failed)
+    if failed:
+        raise InvalidOption(what, f"the batch has {len(failed)} failed item(s) (positions "
+                                  f"{failed[:10]}); score the others with "
+                                  "{r.uri: r for r in batch.results if not isinstance(r, "
+                                  "Exception)}")
+    return list(batch.results)
+
+
+def _by_uri(items: list[Any] | tuple[Any, ...], what: str) -> dict[str, Any]:
+    """A sequence of Results / Annotations -> ``uri -> item`` (uris must be set and distinct)."""
+    out: dict[str, Any] = {}
+    for position, item in enumerate(items):
+        uri = _uri_of(item)
+        if not uri:
+            raise InvalidOption(what, f"item {position} ({type(item).__name__}) has no uri; "
+                                      "pass a mapping uri -> Annotation/Result instead")
+        if uri in out:
+            raise InvalidOption(what, f"uri {uri!r} appears twice (items {list(out).index(uri)} "
+                                      f"and {position}); pass a mapping to choose")
+        out[uri] = item
+    return out
+
+
+class UnmatchedFilesWarning(UserWarning):
+    """Some files are on one side of an evaluation only (often a uri typo)."""
 
 
 def _uri_of(obj: Any) -> str | None:
@@ -191,7 +226,22 @@ def _resolve(reference: Any, hypothesis: Any, uem: Any
             hyp = {uri: hyp[_SINGLE]}
     uris = set(ref) | set(hyp)
     single_uri = next(iter(uris)) if len(uris) == 1 else None
-    return ref, hyp, _uem_mapping(uem, single_uri)
+    regions = _uem_mapping(uem, single_uri)
+    scored = set(regions) if regions is not None else uris
+    only_ref = sorted((set(ref) - set(hyp)) & scored)
+    only_hyp = sorted((set(hyp) - set(ref)) & scored)
+    if only_ref or only_hyp:
+        parts = []
+        if only_ref:
+            parts.append(f"{len(only_ref)} file(s) only in the reference (scored as all missed): "
+                         + ", ".join(only_ref[:5]) + (" ..." if len(only_ref) > 5 else ""))
+        if only_hyp:
+            parts.append(f"{len(only_hyp)} file(s) only in the hypothesis (false alarm, no "
+                         "reference speech): " + ", ".join(only_hyp[:5])
+                         + (" ..." if len(only_hyp) > 5 else ""))
+        warnings.warn("; ".join(parts) + ". Check the file ids (uris) of both sides.",
+                      UnmatchedFilesWarning, stacklevel=3)
+    return ref, hyp, regions
 
 
 def _check_options(collar: float, convention: str) -> float:
@@ -215,6 +265,16 @@ def _format_number(value: float) -> str:
         else f"{value:.6f}"
 
 
+def _round_times(row: dict[str, Any]) -> dict[str, Any]:
+    """Round the seconds columns to 1e-9 s: sums of millisecond durations carry float noise
+    (``2.2e-16`` missed, ``24.349999999999998`` scored) that says nothing."""
+    return {k: (round(v, 9) if k in _TIME_COLUMNS and isinstance(v, float) and math.isfinite(v)
+                else v) for k, v in row.items()}
+
+
+_TIME_COLUMNS = frozenset(("scored", "missed", "false_alarm", "confusion"))
+
+
 class Report:
     """Result of :func:`evaluate`.
 
@@ -236,8 +296,8 @@ class Report:
     def __init__(self, corpus: CorpusScore, *, reference: Any, hypothesis: Any, uem: Any,
                  collar: float, skip_overlap: bool, convention: str) -> None:
         self._corpus = corpus
-        self.rows: list[dict[str, Any]] = corpus.rows()
-        self.total: dict[str, Any] = corpus.total.as_row()
+        self.rows: list[dict[str, Any]] = [_round_times(row) for row in corpus.rows()]
+        self.total: dict[str, Any] = _round_times(corpus.total.as_row())
         self.mapping: dict[str, dict[str, str]] = corpus.mapping
         self.ignored: list[str] = list(corpus.ignored)
         self.reference, self.hypothesis, self.uem = reference, hypothesis, uem

@@ -16,6 +16,9 @@ _EXPORTS: dict[str, str] = {
     "write_uem": "pyannote_notebook.results.formats",
     "annotation_to_dataframe": "pyannote_notebook.results.formats",
     "dataframe_to_annotations": "pyannote_notebook.results.formats",
+    "parse_rttm": "pyannote_notebook.results.formats",
+    "parse_uem": "pyannote_notebook.results.formats",
+    "MalformedLinesWarning": "pyannote_notebook.results.formats",
 }
 
 __all__ = sorted(_EXPORTS)

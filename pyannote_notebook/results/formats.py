@@ -33,6 +33,7 @@ from __future__ import annotations
 import io
 import math
 import os
+import warnings
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import IO, TYPE_CHECKING, Any, NamedTuple, Union
@@ -58,6 +59,7 @@ __all__ = [
     "dataframe_to_annotations",
     "check_uri",
     "format_rttm_line",
+    "MalformedLinesWarning",
 ]
 
 PathOrFile = Union[str, os.PathLike, IO[str], IO[bytes]]
@@ -332,11 +334,26 @@ def format_rttm_line(uri: str, start: float, duration: float, speaker: str) -> s
 # --------------------------------------------------------------------------- Annotation level
 
 
+class MalformedLinesWarning(UserWarning):
+    """Lines skipped by a reader in ``strict=False`` mode (the message lists them)."""
+
+
+def _warn_skipped(skipped: list[FormatError], *, show: int = 5) -> None:
+    if not skipped:
+        return
+    listed = "; ".join(str(e) for e in skipped[:show])
+    more = f"; and {len(skipped) - show} more" if len(skipped) > show else ""
+    warnings.warn(f"skipped {len(skipped)} malformed line(s): {listed}{more}",
+                  MalformedLinesWarning, stacklevel=3)
+
+
 def read_rttm(path: PathOrFile, *, strict: bool = True) -> dict[str, Annotation]:
     """Read an RTTM file into one :class:`pyannote.core.Annotation` per file id.
 
     Every line becomes its own track (track name = line number), so overlapping turns of the
-    same speaker are kept as they are in the file.
+    same speaker are kept as they are in the file. With ``strict=False`` malformed lines are
+    skipped and reported in one :class:`MalformedLinesWarning` (each line's ``path:line``
+    and reason); :func:`parse_rttm` returns them as data.
 
     Raises
     ------
@@ -346,6 +363,7 @@ def read_rttm(path: PathOrFile, *, strict: bool = True) -> dict[str, Annotation]
     from pyannote.core import Annotation, Segment
 
     data = parse_rttm(path, strict=strict)
+    _warn_skipped(data.skipped)
     out: dict[str, Annotation] = {}
     for turn in data.turns:
         annotation = out.get(turn.uri)
@@ -427,6 +445,9 @@ def write_rttm(
 def read_uem(path: PathOrFile, *, strict: bool = True) -> dict[str, Timeline]:
     """Read a UEM file into ``uri -> Timeline`` (overlapping regions are merged).
 
+    With ``strict=False`` malformed lines are skipped and reported in one
+    :class:`MalformedLinesWarning`.
+
     Raises
     ------
     FormatError, FileNotFoundError
@@ -435,6 +456,7 @@ def read_uem(path: PathOrFile, *, strict: bool = True) -> dict[str, Timeline]:
     from pyannote.core import Segment, Timeline
 
     data = parse_uem(path, strict=strict)
+    _warn_skipped(data.skipped)
     return {
         uri: Timeline([Segment(s, e) for s, e in regions], uri=uri).support()
         for uri, regions in data.items()

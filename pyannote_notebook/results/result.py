@@ -243,6 +243,20 @@ def _load_json(output: Mapping[str, Any] | str | os.PathLike[str]) -> tuple[Any,
     )
 
 
+_OUTPUT_KEYS = frozenset(("diarization", "voiceprint", "identification", "output", "error",
+                          "exclusive_diarization", "exclusiveDiarization"))
+
+
+def _per_file_outputs(data: Any) -> dict[str, Any] | None:
+    """``data`` as ``{uri: output}`` when it is such a mapping (no output key at top level and
+    every value a dict that looks like an output), else None."""
+    if not isinstance(data, Mapping) or not data or _OUTPUT_KEYS & set(data):
+        return None
+    if all(isinstance(v, Mapping) and _OUTPUT_KEYS & set(v) for v in data.values()):
+        return {str(k): v for k, v in data.items()}
+    return None
+
+
 class Result:
     """One finished job's output, converted on demand.
 
@@ -370,15 +384,42 @@ class Result:
     ) -> Result:
         """Build a Result from an output dict, a JSON string, or a path to a JSON file.
 
+        Also reads what ``pyannote-notebook diarize --json`` writes, ``{uri: output}``, when it
+        holds one file (the key becomes the uri); for several files use :meth:`load_many`.
+
         Raises
         ------
         FormatError
-            Unreadable file or invalid JSON (with file and line), or malformed output.
+            Unreadable file or invalid JSON (with file and line), or malformed output; a
+            ``{uri: output}`` mapping of several files (the message says to use load_many).
         JobFailed, JobCanceled, InvalidOption
             As for :class:`Result`.
         """
         data, source = _load_json(output)
+        per_file = _per_file_outputs(data)
+        if per_file is not None:
+            if len(per_file) != 1:
+                raise FormatError(f"holds the outputs of {len(per_file)} files "
+                                  f"({', '.join(list(per_file)[:5])}); use Result.load_many",
+                                  path=source)
+            ((key, data),) = per_file.items()
+            uri = uri if uri is not None else key
         return cls(data, uri=uri, job_id=job_id, kind=kind, audio=audio, source=source)
+
+    @classmethod
+    def load_many(cls, output: Mapping[str, Any] | str | os.PathLike[str]) -> dict[str, Result]:
+        """``uri -> Result`` from a ``{uri: output}`` JSON (``pyannote-notebook diarize --json``).
+
+        Raises
+        ------
+        FormatError
+            Unreadable or invalid JSON, not a mapping of outputs, or a malformed output.
+        """
+        data, source = _load_json(output)
+        per_file = _per_file_outputs(data)
+        if per_file is None:
+            raise FormatError("not a {uri: output} mapping of job outputs", path=source)
+        return {key: cls(value, uri=key, source=source) for key, value in per_file.items()}
 
     # ------------------------------------------------------------------ simple fields
 

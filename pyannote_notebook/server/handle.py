@@ -237,7 +237,9 @@ def start_server(
     signature_encoding : str
         ``"base64"`` (default) or ``"hex"`` encoding of ``X-Signature``.
     engine : str | JobEngine
-        ``"scripted"``, ``"local"`` or an object following :class:`JobEngine`.
+        ``"scripted"`` (the default, for tests: outputs are generated or scripted, never a
+        diarization of the audio, and say so in their ``warning``), ``"local"`` (the offline
+        engine: real diarization; the CLI's default) or an object following :class:`JobEngine`.
     store_dir : str | Path | None
         Where uploads live; None -> a temporary directory removed on :meth:`ServerHandle.stop`.
     output_ttl : float

@@ -21,7 +21,7 @@ from typing import Any, NamedTuple, Union
 
 from ..errors import EngineError, JobCanceled
 
-__all__ = ["Script", "ScriptedCall", "ScriptedEngine", "generate_output", "DEFAULT_FAILURE"]
+__all__ = ["Script", "ScriptedCall", "ScriptedEngine", "generate_output", "DEFAULT_FAILURE", "SCRIPTED_WARNING"]
 
 DEFAULT_FAILURE = "An error occurred while processing the audio."
 DEFAULT_DURATION = 10.0  # seconds of audio assumed when the file's duration is unknown
@@ -198,17 +198,26 @@ def _turn_confidence(speaker: str, speakers: list[str]) -> dict[str, int]:
     return {s: (90 if s == speaker else share) for s in speakers}
 
 
+SCRIPTED_WARNING = (
+    "scripted test output (server engine 'scripted'): not a diarization of this audio; "
+    "start_server(engine='local') runs the offline engine"
+)
+
+
 def generate_output(kind: str, params: dict[str, Any], audio_duration: float | None = None) -> dict[str, Any]:
     """Deterministic cloud-shaped output for ``kind`` and ``params`` (camelCase, nulls removed).
 
     Diarize/identify: ``max(2, minSpeakers)`` speakers capped by ``maxSpeakers`` (or
     ``numSpeakers``), two turns each spread over the audio's duration (10 s when unknown), times
-    rounded to 3 decimals. Voiceprint: ``{"voiceprint": <base64 string>}``.
+    rounded to 3 decimals. Voiceprint: ``{"voiceprint": <base64 string>}``. Every generated
+    output carries :data:`SCRIPTED_WARNING` in ``warning``, so nobody mistakes it for a
+    diarization of the audio.
     """
     duration = float(audio_duration) if audio_duration and audio_duration > 0 else DEFAULT_DURATION
     if kind == "voiceprint":
         digest = hashlib.sha256(f"voiceprint:{duration:.3f}".encode()).digest()
-        return {"voiceprint": base64.b64encode(b"scripted-v1:" + digest).decode("ascii")}
+        return {"voiceprint": base64.b64encode(b"scripted-v1:" + digest).decode("ascii"),
+                "warning": SCRIPTED_WARNING}
     n_speakers = _speaker_count(params)
     speakers = [f"SPEAKER_{k:02d}" for k in range(n_speakers)]
     regular, exclusive = _diarization(n_speakers, duration)
@@ -234,6 +243,7 @@ def generate_output(kind: str, params: dict[str, Any], audio_duration: float | N
         output["wordLevelTranscription"] = words
     if kind == "identify":
         output.update(_identification(params, speakers, regular))
+    output["warning"] = SCRIPTED_WARNING
     return output
 
 

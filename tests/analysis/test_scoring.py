@@ -17,6 +17,7 @@ from pyannote_notebook.analysis._sweep import assign_max
 from pyannote_notebook.analysis.compare import compare
 from pyannote_notebook.analysis.scoring import (
     COLUMNS,
+    UnmatchedFilesWarning,
     error_regions,
     evaluate,
     optimal_mapping,
@@ -317,3 +318,43 @@ def test_rttmdata_input_equals_path_input() -> None:
     a = evaluate(parse_rttm(folder / "ref.rttm"), parse_rttm(folder / "sys.rttm"), collar=0.25)
     b = evaluate(folder / "ref.rttm", folder / "sys.rttm", collar=0.25)
     assert a.rows == b.rows
+
+
+def test_lists_of_results_and_batches_are_scored_by_uri() -> None:
+    from pyannote_notebook.results import Result
+
+    ref = read_rttm(EVAL / "dscore_fixture" / "ref.rttm")
+    turns = [{"speaker": label, "start": seg.start, "end": seg.end}
+             for seg, _, label in read_rttm(EVAL / "dscore_fixture" / "sys.rttm")["FILE1"]
+             .itertracks(yield_label=True)]
+    result = Result({"diarization": turns}, uri="FILE1")
+    from_list = evaluate(ref, [result])
+    assert from_list.total["der"] == pytest.approx(26.393094, abs=1e-4)
+
+    class FakeBatch:  # the duck type of jobs.Batch: .results in input order, .failed positions
+        def __init__(self, results, failed):
+            self.results, self.failed = results, failed
+
+    assert evaluate(ref, FakeBatch([result], [])).total["der"] == pytest.approx(26.393094, abs=1e-4)
+    with pytest.raises(InvalidOption, match=r"hypothesis: the batch has 1 failed item\(s\) "
+                                            r"\(positions \[1\]\)"):
+        evaluate(ref, FakeBatch([result, RuntimeError("x")], [1]))
+    with pytest.raises(InvalidOption, match="uri 'FILE1' appears twice"):
+        evaluate(ref, [result, result])
+    with pytest.raises(InvalidOption, match="item 0 .*has no uri"):
+        evaluate(ref, [Annotation()])
+
+
+def test_files_on_one_side_only_are_warned_about() -> None:
+    ref = read_rttm(EVAL / "dscore_fixture" / "ref.rttm")
+    hyp = {"FILE1X": read_rttm(EVAL / "dscore_fixture" / "sys.rttm")["FILE1"]}
+    with pytest.warns(UnmatchedFilesWarning) as caught:
+        report = evaluate(ref, hyp)
+    assert str(caught[0].message) == (
+        "1 file(s) only in the reference (scored as all missed): FILE1; 1 file(s) only in the "
+        "hypothesis (false alarm, no reference speech): FILE1X. Check the file ids (uris) of "
+        "both sides.")
+    assert report.per_file.set_index("uri").loc["FILE1", "der"] == 100.0
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        evaluate(ref, read_rttm(EVAL / "dscore_fixture" / "sys.rttm"))  # matched: no warning

@@ -12,6 +12,7 @@ from pyannote.core import Annotation, Segment, Timeline
 
 from pyannote_notebook.errors import FormatError, InvalidOption
 from pyannote_notebook.results.formats import (
+    MalformedLinesWarning,
     annotation_to_dataframe,
     dataframe_to_annotations,
     parse_rttm,
@@ -89,6 +90,24 @@ def test_parse_rttm_lenient_mode_records_skipped_lines(tmp_path: Path) -> None:
     assert [t.line for t in data] == [1, 4]
     assert [(e.path, e.line) for e in data.skipped] == [(str(path), 2), (str(path), 3)]
     assert "duration 0 is not > 0" in str(data.skipped[0])
+
+
+def test_read_rttm_and_uem_lenient_mode_warn_with_the_skipped_lines(tmp_path: Path) -> None:
+    path = tmp_path / "x.rttm"
+    path.write_text(f"{GOOD}\nSPEAKER f1 1 x 1 <NA> <NA> a <NA> <NA>\n{GOOD}\n")
+    with pytest.warns(MalformedLinesWarning) as caught:
+        annotations = read_rttm(path, strict=False)
+    assert len(caught) == 1
+    assert str(caught[0].message) == (
+        f"skipped 1 malformed line(s): {path}:2: onset 'x' is not a finite number")
+    assert sorted(annotations["f1"].itertracks(yield_label=True)) == [
+        (Segment(0.5, 1.75), 1, "alice"), (Segment(0.5, 1.75), 3, "alice")]
+    uem = tmp_path / "x.uem"
+    uem.write_text("f1 1 0 10\n" + "".join(f"f1 1 {k} {k}\n" for k in range(7)))
+    with pytest.warns(MalformedLinesWarning, match=r"skipped 7 malformed line\(s\): .*x.uem:2: "
+                                                   r"end 0 is not after start 0; .*; and 2 more"):
+        timelines = read_uem(uem, strict=False)
+    assert list(timelines["f1"]) == [Segment(0, 10)]
 
 
 def test_parse_rttm_missing_file_and_binary_stream(tmp_path: Path) -> None:

@@ -353,3 +353,19 @@ def test_imports_stay_light() -> None:
             "print(sorted(m for m in ('pandas', 'matplotlib', 'pyannote.core') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_reads_the_diarize_cli_json(tmp_path) -> None:
+    path = tmp_path / "out.json"
+    path.write_text(json.dumps({"meeting": DIARIZE}))
+    r = Result.from_json(path)
+    assert r.uri == "meeting" and r.raw == DIARIZE
+    path.write_text(json.dumps({"a": DIARIZE, "b": {"diarization": []}}))
+    many = Result.load_many(path)
+    assert list(many) == ["a", "b"] and many["a"].speakers == ["SPEAKER_00", "SPEAKER_01"]
+    assert many["b"].n_turns == 0
+    with pytest.raises(FormatError, match=r"out.json: holds the outputs of 2 files \(a, b\); "
+                                          r"use Result.load_many"):
+        Result.from_json(path)
+    with pytest.raises(FormatError, match="not a {uri: output} mapping"):
+        Result.load_many(DIARIZE)
