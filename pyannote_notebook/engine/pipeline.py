@@ -7,7 +7,9 @@ Steps (the defaults follow measurements on real and synthetic speech; see benchm
    a region of 0.5-1.5 s gives one window of its own length; shorter regions get no window
    and take the label of the nearest window;
 3. GE2E embeddings of every window;
-4. spectral clustering (count estimated within bounds, or fixed);
+4. spectral clustering (count estimated within bounds, or fixed; on short clips the estimate is
+   bounded by the number of windows and similar clusters are merged: see
+   :mod:`pyannote_notebook.engine.clustering`);
 5. 10 ms frames of speech take the label of the nearest window centre, runs shorter than 0.3 s
    are merged into a neighbour, and the runs become turns.
 
