@@ -7,6 +7,18 @@ same submission, it re-attaches to that job (running) or returns its stored outp
 **without any request**; ``force=True`` submits again. An upload is reused while its ``media://``
 copy is valid.
 
+Concurrent submissions of the same content (threads, or processes sharing one store file) create
+ONE job: inside a process a lock per (store file, content key) serialises find -> upload -> create
+-> record; across processes the store's atomic claim (:meth:`JobStore.claim`) elects one
+submitter while the others poll the store until its job row appears and re-attach to it. A process
+that crashes mid-submission delays the others by at most ``claim_ttl`` (600 s by default; at once
+on the same host, where a dead owner pid is detected). ``force=True`` skips all of this: one new
+paid job per call.
+
+A local file that libsndfile cannot read is refused before any request, unless its extension is
+one of the compressed containers the service decodes but a local libsndfile build may not
+(:data:`LENIENT_EXTENSIONS`): an ``.rttm`` or ``.txt`` passed by mistake is never uploaded.
+
 The embedded default: with no API key configured and no ``base_url``/``client`` given, the first
 call starts (once per process) the local pyannoteAI-compatible server with the offline engine in
 a background thread and points the same client at it, announcing it once.
@@ -19,13 +31,16 @@ Jupyter's running event loop.
 from __future__ import annotations
 
 import asyncio
+import atexit
 import hashlib
 import logging
 import os
 import re
 import sys
 import threading
-from collections.abc import Callable, Iterable, Mapping
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -34,7 +49,7 @@ from ..config import resolve_api_key
 from ..errors import InvalidOption, JobFailed
 from .handle import Job
 from .progress import make_progress
-from .store import JobStore, content_key
+from .store import JobStore, content_key, new_claim_owner
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -45,19 +60,19 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = [
     "Session",
+    "adiarize",
+    "adiarize_many",
+    "asubmit",
     "configure",
-    "get_session",
     "diarize",
-    "submit",
-    "identify",
-    "voiceprint",
     "diarize_many",
+    "embedded_server",
+    "get_session",
+    "identify",
     "job",
     "jobs",
-    "adiarize",
-    "asubmit",
-    "adiarize_many",
-    "embedded_server",
+    "submit",
+    "voiceprint",
 ]
 
 log = logging.getLogger(__name__)
@@ -70,12 +85,29 @@ _KINDS = ("diarize", "identify", "voiceprint")
 
 _EMBEDDED: dict[str, Any] = {}
 _EMBEDDED_LOCK = threading.Lock()
+_ATEXIT_REGISTERED = False
+
+
+def _stop_embedded_servers() -> None:
+    """``atexit`` hook: stop every embedded server cleanly (sockets, threads, temporary store).
+
+    Without it the interpreter finalises the servers' ``TemporaryDirectory`` implicitly and warns
+    (``ResourceWarning: Implicitly cleaning up ...``). Errors are logged, never raised.
+    """
+    with _EMBEDDED_LOCK:
+        handles = list(_EMBEDDED.values())
+        _EMBEDDED.clear()
+    for handle in handles:
+        try:
+            handle.stop()
+        except Exception as exc:  # noqa: BLE001 - best effort at exit, never raise
+            log.debug("stopping the embedded server at exit failed: %s", exc)
 
 
 def embedded_server(engine: str = "local", *, announce: bool = True) -> Any:
     """The process-wide local server for ``engine``, started on first use (background thread).
 
-    Announces itself once with one printed line. Raises
+    Announces itself once with one printed line; stopped cleanly at interpreter exit. Raises
     :class:`~pyannote_notebook.errors.ServerStartError` if it cannot start (e.g. the local engine
     is not installed; the message says what to install or how to set an API key).
     """
@@ -84,8 +116,12 @@ def embedded_server(engine: str = "local", *, announce: bool = True) -> Any:
         if handle is None:
             from ..server import start_server
 
+            global _ATEXIT_REGISTERED
             handle = start_server(engine=engine)
             _EMBEDDED[engine] = handle
+            if not _ATEXIT_REGISTERED:
+                atexit.register(_stop_embedded_servers)
+                _ATEXIT_REGISTERED = True
             if announce:
                 what = "the local offline engine" if engine == "local" else f"the {engine} engine"
                 print(
@@ -98,6 +134,45 @@ def embedded_server(engine: str = "local", *, announce: bool = True) -> Any:
 
 
 # --------------------------------------------------------------------------- audio inputs
+
+#: Extensions of containers/codecs the service decodes (ffmpeg) but a local libsndfile build may
+#: not (MP3 needs libsndfile >= 1.1, Opus >= 1.0.29, FLAC/Vorbis optional at build time, AAC and
+#: video containers never; WAV may carry MP3/AAC/other codecs libsndfile lacks). A file with one
+#: of these extensions that libsndfile cannot read is still uploaded; any other unreadable local
+#: file is refused before any request.
+LENIENT_EXTENSIONS = frozenset({
+    ".mp3", ".mp2", ".mpga", ".m4a", ".m4b", ".aac", ".mp4", ".m4v", ".webm", ".weba", ".wma",
+    ".wmv", ".asf", ".opus", ".ogg", ".oga", ".amr", ".3gp", ".3g2", ".mov", ".mkv", ".mka",
+    ".avi", ".flv", ".ts", ".flac", ".wav", ".ac3", ".caf",
+})
+
+
+def check_audio_file(path: str) -> float | None:
+    """Refuse a local file that is surely not audio; return its duration (s) when measurable.
+
+    Uses ``soundfile.info`` when soundfile is importable (else nothing is checked and ``None`` is
+    returned). A file libsndfile cannot read passes (duration ``None``) when its extension is in
+    :data:`LENIENT_EXTENSIONS`; otherwise raises :class:`InvalidOption` (option ``audio``) naming
+    the file and libsndfile's reason. Never sends anything.
+    """
+    try:
+        import soundfile
+    except (ImportError, OSError):  # not installed or libsndfile missing: the service decides
+        return None
+    try:
+        info = soundfile.info(path)
+    except Exception as exc:
+        if Path(path).suffix.lower() in LENIENT_EXTENSIONS:
+            return None
+        reason = " ".join(str(exc).split()) or type(exc).__name__
+        raise InvalidOption(
+            "audio",
+            f"{path} is not an audio file libsndfile can read ({reason}); pass a WAV/FLAC/OGG/MP3 "
+            "file (or another format the service decodes, with its usual extension), a URL, "
+            "bytes, or an array with sample_rate=",
+        ) from exc
+    duration = float(getattr(info, "duration", 0.0) or 0.0)
+    return duration if duration > 0 else None
 
 
 @dataclass
@@ -121,7 +196,8 @@ def prepare_audio(audio: Any, *, sample_rate: int | None = None, uri: str | None
     """Resolve ``audio`` (path, URL, bytes, file object, array + ``sample_rate``) and hash it.
 
     An ``http(s)://`` or ``media://`` string is used as is (no upload; its hash is the URL's).
-    Raises :class:`InvalidOption` (option ``audio``) for unsupported inputs or missing files.
+    Raises :class:`InvalidOption` (option ``audio``) for unsupported inputs, missing files and
+    local files that are not audio (see :func:`check_audio_file`), before any request.
     """
     if isinstance(audio, str) and _URL_RE.match(audio):
         name = audio.split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1]
@@ -133,10 +209,12 @@ def prepare_audio(audio: Any, *, sample_rate: int | None = None, uri: str | None
     from ..api.upload import prepare_source
 
     path: str | None = None
+    checked_duration: float | None = None
     if isinstance(audio, (str, os.PathLike)):
         path = str(audio)
         if not Path(path).is_file():
             raise InvalidOption("audio", f"no such file: {path}")
+        checked_duration = check_audio_file(path)
         label = path
     elif isinstance(audio, (bytes, bytearray, memoryview)):
         label = f"<{len(audio)} bytes>"
@@ -148,18 +226,26 @@ def prepare_audio(audio: Any, *, sample_rate: int | None = None, uri: str | None
         label = str(audio.get("audio", "<waveform>"))
         if "audio" in audio:
             path = str(audio["audio"])
+            if Path(path).is_file():
+                checked_duration = check_audio_file(path)
     else:
         label = f"<{type(audio).__name__}>"
     source = prepare_source(audio, sample_rate)
     if uri is None and path is not None:
         uri = Path(path).stem
+    duration = source.duration if source.duration is not None else checked_duration
     return PreparedAudio(label=label, uri=uri, audio_path=path, url=None, source=source,
-                         audio_hash=source.sha256, duration=source.duration)
+                         audio_hash=source.sha256, duration=duration)
 
 
 def _options_object(kind: str, options: Mapping[str, Any]) -> Any:
     """Validate ``options`` for ``kind`` before anything is sent (placeholder url)."""
-    from ..api.options import DiarizeOptions, IdentifyOptions, VoiceprintOptions, option_names
+    from ..api.options import (
+        DiarizeOptions,
+        IdentifyOptions,
+        VoiceprintOptions,
+        option_names,
+    )
 
     cls = {"diarize": DiarizeOptions, "identify": IdentifyOptions, "voiceprint": VoiceprintOptions}[kind]
     allowed = set(option_names(cls)) - {"url"}
@@ -167,6 +253,41 @@ def _options_object(kind: str, options: Mapping[str, Any]) -> Any:
         if name not in allowed:
             raise InvalidOption(name, f"unknown {kind} option; allowed: {', '.join(sorted(allowed))}")
     return cls(url="media://pyannote-notebook/placeholder", **options)
+
+
+# --------------------------------------------------------------------------- submission locks
+
+# (store identity, content key) -> [lock, users]: shared by every Session of this process that
+# uses the same store file, dropped when its last user leaves.
+_KEY_LOCKS: dict[tuple[str, str], list[Any]] = {}
+_KEY_LOCKS_GUARD = threading.Lock()
+
+
+def _store_identity(store: JobStore) -> str:
+    if str(store.path) == ":memory:":
+        return f":memory:{id(store)}"
+    try:
+        return str(store.path.resolve())
+    except OSError:  # pragma: no cover - unresolvable path: fall back to the text
+        return str(store.path)
+
+
+@contextmanager
+def _key_lock(store: JobStore, key: str) -> Iterator[None]:
+    """Hold this process's lock for ``key`` on ``store``'s file (blocks while another thread
+    of this process submits the same content)."""
+    ident = (_store_identity(store), key)
+    with _KEY_LOCKS_GUARD:
+        entry = _KEY_LOCKS.setdefault(ident, [threading.Lock(), 0])
+        entry[1] += 1
+    try:
+        with entry[0]:
+            yield
+    finally:
+        with _KEY_LOCKS_GUARD:
+            entry[1] -= 1
+            if entry[1] == 0:
+                _KEY_LOCKS.pop(ident, None)
 
 
 # --------------------------------------------------------------------------- session
@@ -190,6 +311,11 @@ class Session:
         Engine of the embedded server (``"local"``; tests use ``"scripted"``).
     rate_budget : RateBudget, optional
         Budget of a client this session builds (default: the service's published limits).
+    claim_ttl : float, optional
+        Seconds after which another process's unfinished submission claim on the same content
+        is considered dead and taken over (default: the store's ``claim_ttl``, 600 s).
+    claim_poll : float
+        Seconds between store checks while another process submits the same content.
     """
 
     def __init__(
@@ -203,6 +329,8 @@ class Session:
         timeout: float | None = None,
         embedded_engine: str = "local",
         rate_budget: Any = None,
+        claim_ttl: float | None = None,
+        claim_poll: float = 0.2,
     ) -> None:
         self.api_key = api_key
         self.base_url = base_url
@@ -210,6 +338,8 @@ class Session:
         self.timeout = timeout
         self.embedded_engine = embedded_engine
         self.rate_budget = rate_budget
+        self.claim_ttl = claim_ttl
+        self.claim_poll = claim_poll
         self._client = client
         self._store_arg = store
         self._store: JobStore | None = store if isinstance(store, JobStore) else None
@@ -221,9 +351,10 @@ class Session:
 
     def configure(self, **settings: Any) -> Session:
         """Change settings (``api_key``, ``base_url``, ``client``, ``store``, ``progress``,
-        ``timeout``, ``embedded_engine``, ``rate_budget``); the client/store are rebuilt lazily."""
+        ``timeout``, ``embedded_engine``, ``rate_budget``, ``claim_ttl``, ``claim_poll``); the
+        client/store are rebuilt lazily."""
         allowed = {"api_key", "base_url", "client", "store", "progress", "timeout",
-                   "embedded_engine", "rate_budget"}
+                   "embedded_engine", "rate_budget", "claim_ttl", "claim_poll"}
         for name in settings:
             if name not in allowed:
                 raise InvalidOption(name, f"unknown setting; allowed: {', '.join(sorted(allowed))}")
@@ -235,7 +366,7 @@ class Session:
                 self._store_arg = store
                 self._store = store if isinstance(store, JobStore) else None
             for name in ("api_key", "base_url", "progress", "timeout", "embedded_engine",
-                         "rate_budget"):
+                         "rate_budget", "claim_ttl", "claim_poll"):
                 if name in settings:
                     setattr(self, name, settings[name])
         return self
@@ -292,18 +423,65 @@ class Session:
         force: bool = False,
         on_state: Callable[[str], None] | None = None,
     ) -> Job:
-        """Re-attach or upload + create one job; the store row is written before returning."""
+        """Re-attach or upload + create one job; the store row is written before returning.
+
+        Without ``force``, at most one job is created per content key even under concurrency:
+        the per-key lock (threads) and the store claim (processes) are held from before the upload
+        until the job row is recorded or the submission failed; a waiter re-attaches to the job
+        the winner recorded (or takes over if the winner failed or its claim expired).
+        """
         opts = _options_object(kind, options)
         base_url = str(client.base_url).rstrip("/")
         canonical = opts.canonical()
         key = content_key(base_url, kind, prep.audio_hash, canonical)
-        common = dict(client=client, store=store, kind=kind, uri=prep.uri, audio=prep.audio_path,
-                      audio_duration=prep.duration)
-        if not force:
-            rec = store.find(key)
-            if rec is not None:
-                log.debug("re-attaching to job %s (%s)", rec.job_id, rec.status)
-                return Job(rec.job_id, **common)
+        common: dict[str, Any] = {
+            "client": client, "store": store, "kind": kind, "uri": prep.uri,
+            "audio": prep.audio_path, "audio_duration": prep.duration,
+        }
+        create: dict[str, Any] = {
+            "kind": kind, "prep": prep, "options": options, "client": client, "store": store,
+            "base_url": base_url, "canonical": canonical, "key": key, "common": common,
+            "on_state": on_state,
+        }
+        if force:  # pay again: one new job per call, no claim
+            return self._create(**create)
+        owner = new_claim_owner()
+        with _key_lock(store, key):
+            waiting = False
+            while True:
+                rec = store.find(key)
+                if rec is not None:
+                    log.debug("re-attaching to job %s (%s)", rec.job_id, rec.status)
+                    return Job(rec.job_id, **common)
+                state = store.claim(key, owner, self.claim_ttl)
+                if state == "claimed":
+                    break
+                if state == "busy":
+                    if not waiting:
+                        log.info("another process is submitting the same %s of %s: waiting "
+                                 "for its job", kind, prep.label)
+                        waiting = True
+                    time.sleep(self.claim_poll)
+            try:
+                return self._create(**create)
+            finally:
+                store.release(key, owner)
+
+    def _create(
+        self,
+        *,
+        kind: str,
+        prep: PreparedAudio,
+        options: Mapping[str, Any],
+        client: Client,
+        store: JobStore,
+        base_url: str,
+        canonical: str,
+        key: str,
+        common: dict[str, Any],
+        on_state: Callable[[str], None] | None,
+    ) -> Job:
+        """Upload (unless a valid ``media://`` copy is known), create the job, record its row."""
         if prep.url is not None:
             media_url = prep.url
         else:

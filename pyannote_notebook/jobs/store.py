@@ -10,7 +10,12 @@ tables), but it carries three rules that no library gives for free:
   ``BEGIN IMMEDIATE`` for read-modify-write, and a retry with backoff so that "database is locked"
   never reaches the user);
 * **versioned schema**: ``PRAGMA user_version`` plus an ordered list of migrations
-  (:data:`MIGRATIONS`); opening a file applies the missing steps in one transaction each.
+  (:data:`MIGRATIONS`); opening a file applies the missing steps in one transaction each;
+* **one submission per content address**: :meth:`JobStore.claim` atomically claims a content key
+  (``claims`` table, schema v2) so that two threads or processes submitting the same audio with the
+  same options create ONE paid job: the first claims and submits, the others wait for its job row
+  and re-attach. A claim whose owner died is taken over after ``claim_ttl`` seconds (600 by
+  default), or at once when the owner was a process on this host that no longer exists.
 
 The API key is never written here: rows hold job ids, URLs without query strings, hashes,
 options and outputs only.
@@ -22,14 +27,16 @@ import hashlib
 import json
 import os
 import random
+import socket
 import sqlite3
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Self
 
 from ..config import default_store_path
 from ..errors import StoreError
@@ -38,12 +45,14 @@ if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
 __all__ = [
-    "JobStore",
-    "JobRecord",
+    "DEFAULT_CLAIM_TTL",
     "MIGRATIONS",
     "SCHEMA_VERSION",
     "TERMINAL_STATUSES",
+    "JobRecord",
+    "JobStore",
     "content_key",
+    "new_claim_owner",
     "status_rank",
 ]
 
@@ -53,6 +62,12 @@ _RANK = {"created": 0, "pending": 0, "running": 1, "succeeded": 2, "failed": 2, 
 
 #: Default validity of an uploaded ``media://`` copy (the service keeps uploads >= 24 h).
 DEFAULT_UPLOAD_TTL = 24 * 3600.0
+
+#: Default age (s) after which a submission claim is considered dead (its owner crashed).
+DEFAULT_CLAIM_TTL = 600.0
+
+#: Statuses a reusable job row can have (failed/canceled jobs are submitted again).
+_REUSABLE = "status NOT IN ('failed', 'canceled')"
 
 
 def status_rank(status: str | None) -> int:
@@ -116,9 +131,20 @@ def _migrate_v0_to_v1(con: sqlite3.Connection) -> None:
     )
 
 
+def _migrate_v1_to_v2(con: sqlite3.Connection) -> None:
+    # one row per content key being submitted right now (see JobStore.claim)
+    con.execute(
+        """CREATE TABLE IF NOT EXISTS claims (
+            key TEXT PRIMARY KEY,
+            owner TEXT NOT NULL,
+            claimed_at REAL NOT NULL
+        )"""
+    )
+
+
 #: ``MIGRATIONS[i]`` upgrades a file from ``user_version == i`` to ``i + 1``. Append new steps;
 #: never edit a released one. Each runs inside its own ``BEGIN IMMEDIATE`` transaction.
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_migrate_v0_to_v1]
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_migrate_v0_to_v1, _migrate_v1_to_v2]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -181,6 +207,31 @@ def _is_busy(exc: sqlite3.OperationalError) -> bool:
     return "locked" in text or "busy" in text
 
 
+def new_claim_owner() -> str:
+    """A unique claim owner id: ``host:pid:uuid`` (host and pid let a crashed owner be detected)."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex}"
+
+
+def _owner_is_dead(owner: str) -> bool:
+    """True when ``owner`` names a process on this host that no longer exists (POSIX only)."""
+    parts = owner.rsplit(":", 2)
+    if len(parts) != 3 or os.name != "posix" or parts[0] != socket.gethostname():
+        return False
+    try:
+        pid = int(parts[1])
+    except ValueError:
+        return False
+    if pid <= 0 or pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except OSError:  # e.g. PermissionError: it exists under another user
+        return False
+    return False
+
+
 def _dump_output(output: Any) -> str:
     return json.dumps(output, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
 
@@ -206,6 +257,11 @@ class JobStore:
     max_wait : float
         Total seconds a write keeps retrying (with jittered backoff) while the file stays locked,
         before raising :class:`~pyannote_notebook.errors.StoreError`.
+    claim_ttl : float
+        Age (s) after which a submission claim (:meth:`claim`) is considered abandoned and may be
+        taken over. A process that crashes while submitting therefore delays other processes on
+        other hosts submitting the same content by at most ``claim_ttl`` (on the same host, a
+        dead owner process is detected at once).
 
     Notes
     -----
@@ -221,11 +277,13 @@ class JobStore:
         *,
         busy_timeout: float = 5.0,
         max_wait: float = 60.0,
+        claim_ttl: float = DEFAULT_CLAIM_TTL,
     ) -> None:
         self._memory = str(path) == ":memory:"
         self.path: Path = Path(":memory:") if self._memory else default_store_path(path)
         self.busy_timeout = float(busy_timeout)
         self.max_wait = float(max_wait)
+        self.claim_ttl = float(claim_ttl)
         self._local = threading.local()
         self._lock = threading.RLock() if self._memory else None
         self._memory_con: sqlite3.Connection | None = None
@@ -286,7 +344,7 @@ class JobStore:
         else:
             self._local.con = None
 
-    def __enter__(self) -> JobStore:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -392,7 +450,8 @@ class JobStore:
         """Insert a freshly created job, or fill in the metadata of a row a listener already wrote.
 
         Never lowers a status already stored (a fast job may have finished before this call).
-        Raises ``StoreError`` when the file cannot be written.
+        When ``key`` is given, the submission claim on it (:meth:`claim`) is released in the same
+        transaction. Raises ``StoreError`` when the file cannot be written.
         """
         now = time.time() if now is None else now
 
@@ -418,6 +477,8 @@ class JobStore:
                     (kind, base_url, media_url, audio_hash, audio_name, options_json, key,
                      new_status, now, now, job_id),
                 )
+            if key is not None:  # the job row now answers waiters: the claim is done
+                con.execute("DELETE FROM claims WHERE key = ?", (key,))
             return self._row(
                 con.execute(
                     f"SELECT {', '.join(_JOB_COLUMNS)} FROM jobs WHERE job_id = ?", (job_id,)
@@ -543,11 +604,71 @@ class JobStore:
             lambda con: self._row(
                 con.execute(
                     f"SELECT {', '.join(_JOB_COLUMNS)} FROM jobs WHERE key = ?"
-                    " AND status NOT IN ('failed', 'canceled')"
+                    f" AND {_REUSABLE}"
                     " ORDER BY (status = 'succeeded') DESC, created_at DESC LIMIT 1",
                     (key,),
                 ).fetchone()
             ),
+            write=False,
+        )
+
+    # ------------------------------------------------------------------ submission claims
+
+    def claim(self, key: str, owner: str, ttl: float | None = None, *,
+              now: float | None = None) -> str:
+        """Try to become the one submitter of content address ``key``; one atomic transaction.
+
+        Parameters
+        ----------
+        key : str
+            The content address (:func:`content_key`).
+        owner : str
+            Who claims (:func:`new_claim_owner`: ``host:pid:uuid``).
+        ttl : float, optional
+            Age (s) after which another owner's claim is considered dead (default
+            :attr:`claim_ttl`).
+
+        Returns
+        -------
+        str
+            ``"job"`` when a reusable job row (not failed/canceled) with this key exists: re-attach
+            to it (:meth:`find`), nothing claimed. ``"claimed"`` when ``owner`` now holds the claim
+            (new, already its own, or taken over from an owner whose claim is older than ``ttl`` or
+            whose process on this host is gone). ``"busy"`` when a live claim of another owner
+            exists: poll again later (its job row appears, or its claim is released or expires).
+
+        Raises ``StoreError`` when the file cannot be written.
+        """
+        ttl = self.claim_ttl if ttl is None else float(ttl)
+
+        def fn(con: sqlite3.Connection) -> str:
+            t = time.time() if now is None else now
+            if con.execute(f"SELECT 1 FROM jobs WHERE key = ? AND {_REUSABLE} LIMIT 1",
+                           (key,)).fetchone():
+                return "job"
+            row = con.execute("SELECT owner, claimed_at FROM claims WHERE key = ?",
+                              (key,)).fetchone()
+            if row is not None and row[0] != owner and t - row[1] < ttl \
+                    and not _owner_is_dead(row[0]):
+                return "busy"
+            con.execute("INSERT OR REPLACE INTO claims (key, owner, claimed_at) VALUES (?,?,?)",
+                        (key, owner, t))
+            return "claimed"
+
+        return str(self._transaction(fn))
+
+    def release(self, key: str, owner: str) -> bool:
+        """Drop ``owner``'s claim on ``key`` (no-op when it holds none); True if one was dropped."""
+        return bool(self._transaction(
+            lambda con: con.execute("DELETE FROM claims WHERE key = ? AND owner = ?",
+                                    (key, owner)).rowcount
+        ))
+
+    def claims(self) -> list[tuple[str, str, float]]:
+        """Every live-or-stale submission claim as (key, owner, claimed_at)."""
+        return self._transaction(
+            lambda con: [tuple(r) for r in con.execute(
+                "SELECT key, owner, claimed_at FROM claims ORDER BY claimed_at").fetchall()],
             write=False,
         )
 

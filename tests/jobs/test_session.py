@@ -225,7 +225,7 @@ def test_embedded_default_starts_once_and_announces(tmp_path, wav, capsys, monke
 
 
 def test_configure_default_session(server, tmp_path, wav):
-    import pyannote_notebook.jobs as jobs
+    from pyannote_notebook import jobs
 
     old = (session_mod._DEFAULT._client, session_mod._DEFAULT._store_arg, session_mod._DEFAULT._store)
     try:
@@ -252,3 +252,237 @@ def test_single_diarize_progress_follows_the_job_status(server, session, wav):
     states = [next(iter(c)) for c in seen if len(c) == 1]
     # upload first, then the job as polls see it, then done (the hook is called again on close)
     assert states == ["uploading", "queued", "running", "done", "done"]
+
+
+# --------------------------------------------------------------------------- one job per content
+
+
+def _key_of(session, wav, **options):
+    from pyannote_notebook.jobs.session import _options_object, prepare_audio
+    from pyannote_notebook.jobs.store import content_key
+
+    prep = prepare_audio(wav)
+    prep.close()
+    canonical = _options_object("diarize", options).canonical()
+    return content_key(str(session.client.base_url), "diarize", prep.audio_hash, canonical)
+
+
+def test_concurrent_threads_same_file_create_one_job(server, session, wav, tmp_path):
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    server.engine.script(lambda kind, params: True, Script(output=OUTPUT, duration=0.5))
+    # three Session objects (each its own client) on the same store file, started together
+    sessions = [session] + [
+        Session(client=Client(api_key=server.api_key, base_url=server.base_url),
+                store=tmp_path / "jobs.sqlite3", progress=False)
+        for _ in range(2)
+    ]
+    barrier = threading.Barrier(3)
+
+    def run(s):
+        barrier.wait()  # all three look the key up at the same moment
+        return s.diarize(wav, num_speakers=2)
+
+    with ThreadPoolExecutor(3) as pool:
+        results = [f.result(timeout=60) for f in [pool.submit(run, s) for s in sessions]]
+    assert server.stats.jobs_created == 1
+    assert server.stats.requests[("POST", "/v1/media/input")] == 1
+    assert len({r.job_id for r in results}) == 1
+    assert [r.raw for r in results] == [OUTPUT] * 3
+    assert session.store.claims() == []
+    assert session_mod._KEY_LOCKS == {}  # per-key locks are dropped after use
+
+
+_CHILD = r'''
+import json, os, sys, time
+from pathlib import Path
+ready = Path(sys.argv[2])
+(ready / f"ready-{os.getpid()}").touch()
+deadline = time.time() + 60
+while len(list(ready.glob("ready-*"))) < int(sys.argv[3]) and time.time() < deadline:
+    time.sleep(0.005)
+from pyannote_notebook.jobs import session as s
+r = s.diarize(sys.argv[1], num_speakers=2, progress=False)
+print(json.dumps({"job_id": r.job_id, "raw": r.raw}))
+'''
+
+
+def test_concurrent_processes_same_store_create_one_job(server, wav, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    from pyannote_notebook.jobs.store import JobStore
+
+    server.engine.script(lambda kind, params: True, Script(output=OUTPUT, duration=1.0))
+    store_path = tmp_path / "shared.sqlite3"
+    JobStore(store_path).close()  # created (and migrated) before the race
+    script = tmp_path / "child.py"
+    script.write_text(_CHILD)
+    ready = tmp_path / "ready"
+    ready.mkdir()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYANNOTE",))}
+    env.update(PYANNOTEAI_BASE_URL=server.base_url, PYANNOTEAI_API_KEY=server.api_key,
+               PYANNOTE_NOTEBOOK_STORE=str(store_path))
+    n = 3
+    procs = [subprocess.Popen([sys.executable, str(script), str(wav), str(ready), str(n)],
+                              env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for _ in range(n)]
+    outs = [p.communicate(timeout=120) for p in procs]
+    assert [p.returncode for p in procs] == [0] * n, [e for _, e in outs]
+    got = [json.loads(o.strip().splitlines()[-1]) for o, _ in outs]
+    assert server.stats.jobs_created == 1
+    assert server.stats.requests[("POST", "/v1/media/input")] == 1
+    assert len({g["job_id"] for g in got}) == 1
+    assert [g["raw"] for g in got] == [OUTPUT] * n
+    store = JobStore(store_path)
+    assert [r.job_id for r in store.list()] == [got[0]["job_id"]]
+    assert store.claims() == []
+
+
+def test_stale_claim_of_a_dead_owner_is_taken_over(server, session, wav):
+    import time
+
+    key = _key_of(session, wav)
+    # another host's claim, 700 s old (> the default ttl of 600 s): its owner died mid-upload
+    session.store._transaction(lambda con: con.execute(
+        "INSERT INTO claims (key, owner, claimed_at) VALUES (?, ?, ?)",
+        (key, "crashed-host.example:999:0a0a", time.time() - 700.0)))
+    result = session.diarize(wav)  # takes the claim over at once, no waiting
+    assert server.stats.jobs_created == 1
+    assert session.store.get(result.job_id).key == key
+    assert session.store.claims() == []
+
+
+def test_live_claim_makes_waiter_reattach_to_the_winners_job(server, session, wav, tmp_path):
+    import threading
+    import time
+
+    server.engine.script(lambda kind, params: True, Script(output=OUTPUT, duration=0.2))
+    key = _key_of(session, wav)
+    assert session.store.claim(key, "other-host.example:1:feed") == "claimed"  # "another process"
+    box: dict = {}
+    waiter = threading.Thread(target=lambda: box.setdefault("r", session.diarize(wav)))
+    waiter.start()
+    time.sleep(1.0)
+    assert waiter.is_alive() and server.stats.jobs_created == 0  # waiting on the claim
+    # the other process now records its job (force=True: no claim, pays once)
+    other = Session(client=Client(api_key=server.api_key, base_url=server.base_url),
+                    store=tmp_path / "jobs.sqlite3", progress=False)
+    winner = other.submit(wav, force=True)
+    waiter.join(30)
+    assert not waiter.is_alive()
+    assert box["r"].job_id == winner.id and box["r"].raw == OUTPUT
+    assert server.stats.jobs_created == 1
+    assert session.store.claims() == []
+
+
+def test_expired_claim_is_taken_over_with_a_short_ttl(server, wav, tmp_path):
+    session = Session(client=Client(api_key=server.api_key, base_url=server.base_url),
+                      store=tmp_path / "jobs.sqlite3", progress=False, claim_ttl=0.5,
+                      claim_poll=0.05)
+    key = _key_of(session, wav)
+    assert session.store.claim(key, "other-host.example:1:feed") == "claimed"
+    result = session.diarize(wav)
+    assert server.stats.jobs_created == 1
+    assert session.store.get(result.job_id).key == key
+    assert session.store.claims() == []
+
+
+def test_force_skips_the_claim(server, session, wav):
+    key = _key_of(session, wav)
+    assert session.store.claim(key, "other-host.example:1:feed") == "claimed"  # live, 600 s
+    job = session.submit(wav, force=True)  # does not wait for the other submitter
+    assert server.stats.jobs_created == 1 and session.store.get(job.id).key == key
+    job2 = session.submit(wav, force=True)
+    assert server.stats.jobs_created == 2 and job2.id != job.id
+
+
+def test_failed_submission_releases_the_claim(server, session, wav):
+    client = session.client
+
+    def boom(*a, **kw):
+        raise RuntimeError("POST failed")
+
+    client.diarize = boom  # instance attribute: only this client fails
+    with pytest.raises(RuntimeError, match="POST failed"):
+        session.diarize(wav)
+    assert session.store.claims() == [] and server.stats.jobs_created == 0
+    del client.diarize
+    result = session.diarize(wav)  # nothing left blocking the next attempt
+    assert server.stats.jobs_created == 1 and session.store.get(result.job_id).status == "succeeded"
+
+
+# --------------------------------------------------------------------------- local audio check
+
+
+def test_non_audio_file_refused_before_any_request(server, session, tmp_path, monkeypatch):
+    rttm = tmp_path / "meeting.rttm"
+    rttm.write_text("SPEAKER meeting 1 0.000 1.000 <NA> <NA> spk0 <NA> <NA>\n")
+    with pytest.raises(InvalidOption, match=r"^audio: .*meeting\.rttm is not an audio file "
+                                            r"libsndfile can read \(.+\)"):
+        session.diarize(rttm)
+    with pytest.raises(InvalidOption, match=r"meeting\.rttm is not an audio file"):
+        session.submit(str(rttm))
+    batch = session.diarize_many([rttm])
+    assert isinstance(batch.results[0], InvalidOption)
+    assert "meeting.rttm is not an audio file" in str(batch.results[0])
+    assert total_requests(server) == 0 and server.stats.jobs_created == 0
+    # the embedded server is not even started
+    for var in ("PYANNOTEAI_API_KEY", "PYANNOTE_API_KEY", "PYANNOTEAI_BASE_URL"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setattr(session_mod, "_EMBEDDED", {})
+    embedded = Session(store=tmp_path / "e.sqlite3", embedded_engine="scripted", progress=False)
+    with pytest.raises(InvalidOption, match="not an audio file"):
+        embedded.diarize(rttm)
+    assert session_mod._EMBEDDED == {}
+
+
+def test_readable_audio_accepted_with_duration_hint(server, session, tmp_path):
+    import soundfile as sf
+
+    flac = tmp_path / "clip.flac"
+    sf.write(flac, (np.sin(np.linspace(0, 900, 24000)) * 0.3).astype(np.float32), 16000)
+    job = session.submit(flac)
+    assert job.api_job.audio_duration == 1.5  # 24000 frames at 16 kHz, measured locally
+    assert session_mod.check_audio_file(str(flac)) == 1.5
+    assert session.submit(write_wav(tmp_path / "w.wav", seconds=2.0)).api_job.audio_duration == 2.0
+    assert server.stats.jobs_created == 2
+
+
+def test_unreadable_compressed_container_is_left_to_the_service(server, session, tmp_path):
+    # libsndfile may lack MP3/AAC/Opus on some platforms: such files are not refused locally
+    fake = tmp_path / "talk.mp3"
+    fake.write_bytes(b"\x00garbage, not an mp3\x01" * 50)
+    job = session.submit(fake)
+    assert server.stats.jobs_created == 1
+    assert session.store.get(job.id).audio_name == str(fake)
+    assert session_mod.check_audio_file(str(fake)) is None
+
+
+# --------------------------------------------------------------------------- interpreter exit
+
+
+def test_embedded_server_stopped_cleanly_at_exit(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from pyannote_notebook.jobs.session import Session\n"
+        "from pyannote_notebook.server.testing import write_wav\n"
+        "wav = write_wav(sys.argv[1] + '/a.wav', seconds=1.0)\n"
+        "s = Session(store=sys.argv[1] + '/s.sqlite3', embedded_engine='scripted', progress=False)\n"
+        "print('JOB', s.diarize(wav).job_id)\n"
+    )
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("PYANNOTEAI_API_KEY", "PYANNOTE_API_KEY", "PYANNOTEAI_BASE_URL")}
+    proc = subprocess.run([sys.executable, "-W", "default::ResourceWarning", "-c", code,
+                           str(tmp_path)], env=env, capture_output=True, text=True, timeout=120,
+                          check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert "No pyannoteAI API key found" in proc.stdout and "JOB " in proc.stdout
+    assert "Implicitly cleaning up" not in proc.stderr
+    assert "ResourceWarning" not in proc.stderr, proc.stderr

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import multiprocessing as mp
+import os
 import sqlite3
 
 import pytest
@@ -13,12 +14,15 @@ from pyannote_notebook.jobs import store as store_mod
 from pyannote_notebook.jobs.store import JobStore, content_key
 
 
-def test_new_file_has_schema_v1_and_tables(tmp_path):
+def test_new_file_has_schema_v2_and_tables(tmp_path):
     s = JobStore(tmp_path / "a.sqlite3")
-    assert s.schema_version == 1
+    assert s.schema_version == 2 == store_mod.SCHEMA_VERSION
     assert s.counts() == {"jobs": 0, "uploads": 0, "webhook_events": 0}
+    assert s.claims() == []
     con = sqlite3.connect(tmp_path / "a.sqlite3")
     assert con.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    assert tables == {"jobs", "uploads", "webhook_events", "claims"}
 
 
 def test_path_from_env(tmp_path, monkeypatch):
@@ -157,11 +161,47 @@ def test_newer_schema_refused(tmp_path):
     con = sqlite3.connect(path)
     con.execute("PRAGMA user_version = 99")
     con.close()
-    with pytest.raises(StoreError, match=r"schema version 99, newer than .*\(1\)"):
+    with pytest.raises(StoreError, match=r"schema version 99, newer than .*\(2\)"):
         JobStore(path)
 
 
-def test_migration_v1_to_v2_keeps_rows(tmp_path, monkeypatch):
+def _v1_file(path):
+    """A store file exactly as schema v1 left it (the real v0 -> v1 step), holding rows."""
+    con = sqlite3.connect(path, isolation_level=None)
+    store_mod.MIGRATIONS[0](con)
+    con.execute("PRAGMA user_version = 1")
+    con.execute(
+        "INSERT INTO jobs (job_id, kind, base_url, key, status, created_at, updated_at,"
+        " output_json, finished_at) VALUES ('j', 'diarize', 'u', 'K', 'succeeded', 5.0, 6.0,"
+        " '{\"diarization\":[]}', 6.0)")
+    con.execute("INSERT INTO jobs (job_id, kind, base_url, key, status, created_at, updated_at)"
+                " VALUES ('r', 'diarize', 'u', 'K2', 'created', 7.0, 7.0)")
+    con.execute("INSERT INTO uploads VALUES ('h', 'u', 'media://m', 10, 1.0, 1e12)")
+    con.execute("INSERT INTO webhook_events VALUES ('j', 'succeeded', 6.0)")
+    assert con.execute("SELECT name FROM sqlite_master WHERE name='claims'").fetchone() is None
+    con.close()
+
+
+def test_migration_v1_to_v2_adds_claims_and_keeps_rows(tmp_path):
+    path = tmp_path / "m.sqlite3"
+    _v1_file(path)
+    s = JobStore(path)  # the real MIGRATIONS: v1 -> v2
+    assert s.schema_version == 2
+    assert s.counts() == {"jobs": 2, "uploads": 1, "webhook_events": 1}
+    rec = s.get("j")
+    assert (rec.status, rec.output, rec.key, rec.created_at) == ("succeeded", {"diarization": []},
+                                                                 "K", 5.0)
+    assert s.get("r").status == "created"
+    assert s.find_upload("h", "u") == "media://m"
+    assert [e[:2] for e in s.webhook_events()] == [("j", "succeeded")]
+    # the new table works on the migrated file
+    assert s.claims() == []
+    assert s.claim("K", "me") == "job"
+    assert s.claim("new-key", "me", now=10.0) == "claimed"
+    assert s.claims() == [("new-key", "me", 10.0)]
+
+
+def test_migration_mechanism_accepts_a_next_step(tmp_path, monkeypatch):
     path = tmp_path / "m.sqlite3"
     s = JobStore(path)
     s.record_submission("j", kind="diarize", base_url="u", key="K")
@@ -169,12 +209,12 @@ def test_migration_v1_to_v2_keeps_rows(tmp_path, monkeypatch):
     s.record_upload("h", "u", "media://m")
     s.close()
 
-    def v1_to_v2(con):
+    def v2_to_v3(con):
         con.execute("ALTER TABLE jobs ADD COLUMN note TEXT DEFAULT 'migrated'")
 
-    monkeypatch.setattr(store_mod, "MIGRATIONS", [*store_mod.MIGRATIONS, v1_to_v2])
+    monkeypatch.setattr(store_mod, "MIGRATIONS", [*store_mod.MIGRATIONS, v2_to_v3])
     s2 = JobStore(path)
-    assert s2.schema_version == 2
+    assert s2.schema_version == 3
     assert s2.get("j").output == {"diarization": []}
     assert s2.find_upload("h", "u") == "media://m"
     con = sqlite3.connect(path)
@@ -226,3 +266,101 @@ def test_two_processes_no_lost_update(tmp_path):
     assert s.get("shared").output == {"n": 2 * n}
     assert s.counts()["jobs"] == 2 * n + 1
     assert {r.status for r in s.list() if r.job_id != "shared"} == {"running"}
+
+
+# --------------------------------------------------------------------------- submission claims
+
+
+def test_claim_busy_release_and_job(tmp_path):
+    s = JobStore(tmp_path / "c.sqlite3")
+    assert s.claim("K", "host:1:a", now=100.0) == "claimed"
+    assert s.claim("K", "host:1:b", now=101.0) == "busy"
+    assert s.claim("K", "host:1:a", now=102.0) == "claimed"  # its own claim: refreshed
+    assert s.claims() == [("K", "host:1:a", 102.0)]
+    assert s.release("K", "host:1:b") is False  # not the owner: nothing dropped
+    assert s.claim("K", "host:1:b", now=103.0) == "busy"
+    assert s.release("K", "host:1:a") is True
+    assert s.claims() == []
+    assert s.claim("K", "host:1:b", now=104.0) == "claimed"
+    # the winner records its job: the claim goes in the same transaction, then everyone sees it
+    s.record_submission("job-1", kind="diarize", base_url="u", key="K")
+    assert s.claims() == []
+    assert s.claim("K", "host:1:c") == "job"
+    assert s.claims() == []  # "job" claims nothing
+
+
+def test_claim_ignores_failed_jobs(tmp_path):
+    s = JobStore(tmp_path / "c.sqlite3")
+    s.record_submission("bad", kind="diarize", base_url="u", key="K")
+    s.update("bad", "failed", {"error": "Could not load audio"})
+    assert s.claim("K", "me") == "claimed"
+
+
+def test_stale_claim_is_taken_over(tmp_path):
+    s = JobStore(tmp_path / "c.sqlite3", claim_ttl=600.0)
+    dead = "another-host.example:4242:0123abcd"  # another host: only its age tells it died
+    s._transaction(lambda con: con.execute(
+        "INSERT INTO claims (key, owner, claimed_at) VALUES ('K', ?, ?)", (dead, 1000.0)))
+    assert s.claim("K", "me", now=1000.0 + 599.0) == "busy"
+    assert s.claim("K", "me", now=1000.0 + 601.0) == "claimed"
+    assert s.claims() == [("K", "me", 1601.0)]
+    # ttl per call overrides the store's
+    assert s.claim("K", "you", ttl=1.0, now=1603.0) == "claimed"
+    assert s.claims()[0][1] == "you"
+
+
+def test_claim_of_a_dead_process_on_this_host_is_taken_over_at_once(tmp_path):
+    import socket
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()  # reaped: its pid no longer exists
+    s = JobStore(tmp_path / "c.sqlite3")
+    owner = f"{socket.gethostname()}:{proc.pid}:deadbeef"
+    s._transaction(lambda con: con.execute(
+        "INSERT INTO claims (key, owner, claimed_at) VALUES ('K', ?, ?)", (owner, 1e12)))
+    assert s.claim("K", "me", now=1e12) == "claimed"
+    # a live process on this host keeps its claim
+    live = f"{socket.gethostname()}:{os.getppid()}:cafe"
+    s._transaction(lambda con: con.execute(
+        "INSERT OR REPLACE INTO claims (key, owner, claimed_at) VALUES ('K2', ?, ?)", (live, 1e12)))
+    assert s.claim("K2", "me", now=1e12) == "busy"
+
+
+def test_new_claim_owner_is_unique_and_names_this_process():
+    import socket
+
+    a, b = store_mod.new_claim_owner(), store_mod.new_claim_owner()
+    assert a != b
+    host, pid, tag = a.rsplit(":", 2)
+    assert (host, int(pid), len(tag)) == (socket.gethostname(), os.getpid(), 32)
+
+
+def _claimer(path: str, key: str, start: float, out) -> None:
+    import time as _t
+
+    s = JobStore(path, busy_timeout=0.05)
+    while _t.time() < start:
+        _t.sleep(0.001)
+    owner = store_mod.new_claim_owner()
+    out.put((owner, s.claim(key, owner)))
+
+
+def test_claim_is_atomic_across_processes(tmp_path):
+    import time as _t
+
+    path = str(tmp_path / "c.sqlite3")
+    JobStore(path)
+    ctx = mp.get_context("spawn")
+    q = ctx.Queue()
+    start = _t.time() + 3.0  # spawned interpreters need a moment to start
+    procs = [ctx.Process(target=_claimer, args=(path, "K", start, q)) for _ in range(4)]
+    for p in procs:
+        p.start()
+    got = [q.get(timeout=60) for _ in procs]
+    for p in procs:
+        p.join(60)
+    assert sorted(state for _, state in got) == ["busy", "busy", "busy", "claimed"]
+    winner = next(owner for owner, state in got if state == "claimed")
+    assert [c[:2] for c in JobStore(path).claims()] == [("K", winner)]
