@@ -26,8 +26,9 @@ $(PY):
 
 $(STAMP): pyproject.toml | $(PY)
 	$(PIP) install -q -e ".[server,local,dev]"
-	# weights only: both wheels declare torch, which we neither need nor import
-	$(PIP) install -q --no-deps silero-vad==6.2.3 resemblyzer==0.1.4
+	# weights only (--no-deps: both wheels declare torch, which we neither need nor import);
+	# versions and SHA-256 live in pyannote_notebook/engine/weights.py
+	$(PY) -m pyannote_notebook.engine.weights install
 	touch $(STAMP)
 
 setup: $(STAMP)

@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import subprocess
+import sys
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,11 +24,12 @@ __all__ = [
     "WeightFile",
     "SILERO_VAD",
     "RESEMBLYZER",
+    "WEIGHTS",
+    "install",
     "locate",
+    "main",
     "sha256_file",
 ]
-
-INSTALL_COMMAND = "pip install --no-deps silero-vad==6.2.3 resemblyzer==0.1.4"
 
 
 @dataclass(frozen=True)
@@ -60,6 +64,11 @@ RESEMBLYZER = WeightFile(
     "resemblyzer", "pretrained.pt",
     "39373b86598fa3da9fcddee6142382efe09777e8d37dc9c0561f41f0070f134e", "resemblyzer==0.1.4",
 )
+
+#: Every weight file the engine needs (one source of truth for versions and hashes).
+WEIGHTS: tuple[WeightFile, ...] = (SILERO_VAD, RESEMBLYZER)
+
+INSTALL_COMMAND = "pip install --no-deps " + " ".join(w.distribution for w in WEIGHTS)
 
 _verified: dict[Path, str] = {}
 _lock = threading.Lock()
@@ -123,3 +132,48 @@ def locate(weight: WeightFile, *, verify: bool = True) -> Path:
                 f"{INSTALL_COMMAND.removeprefix('pip install ')}"
             )
     return path
+
+
+def install(*, quiet: bool = True) -> None:
+    """Install the weight wheels ``--no-deps`` into this interpreter's environment, then verify.
+
+    Raises
+    ------
+    EngineError
+        pip failed (its exit code is given; its output was printed).
+    WeightsMissing
+        The files are still missing or do not match their SHA-256 after the install.
+    """
+    command = [sys.executable, "-m", "pip", "install", "--disable-pip-version-check",
+               "--no-deps", *(w.distribution for w in WEIGHTS)]
+    if quiet:
+        command.insert(4, "-q")
+    code = subprocess.call(command)
+    if code != 0:
+        raise EngineError(f"pip exited with {code} while installing the weights: "
+                          f"{' '.join(command[1:])}")
+    for weight in WEIGHTS:
+        locate(weight)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m pyannote_notebook.engine.weights {install,check}``; exit 1 on failure."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m pyannote_notebook.engine.weights",
+                                     description="install or check the local engine's weights")
+    parser.add_argument("action", choices=["install", "check"])
+    args = parser.parse_args(argv)
+    try:
+        if args.action == "install":
+            install()
+        for weight in WEIGHTS:
+            print(f"{weight.distribution}: {locate(weight)} (sha256 ok)")
+    except EngineError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

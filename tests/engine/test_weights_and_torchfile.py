@@ -87,3 +87,13 @@ def test_not_a_torch_file(tmp_path):
     path.write_bytes(pickle.dumps(123))
     with pytest.raises(EngineError, match="bad magic number"):
         torchfile.load_legacy_torch(path)
+
+
+def test_weights_command_checks_and_names_each_file(capsys):
+    from pyannote_notebook.engine import weights
+
+    assert weights.main(["check"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split(":")[0] for line in lines] == ["silero-vad==6.2.3", "resemblyzer==0.1.4"]
+    assert lines[0].endswith("silero_vad/data/silero_vad.onnx (sha256 ok)")
+    assert weights.INSTALL_COMMAND == "pip install --no-deps silero-vad==6.2.3 resemblyzer==0.1.4"
