@@ -209,6 +209,24 @@ def check_uri(uri: Any, what: str = "uri") -> str:
 # --------------------------------------------------------------------------- low level
 
 
+def _records(path_or_file: PathOrFile) -> Iterator[tuple[int, list[str]]]:
+    """``(1-based line number, whitespace-split fields)`` of every non-blank, non-comment line
+    (comments start with ``;`` or ``#``)."""
+    for line_no, line in enumerate(_lines(path_or_file), start=1):
+        stripped = line.strip()
+        if stripped and stripped[0] not in ";#":
+            yield line_no, stripped.split()
+
+
+def _reject(message: str, path: str | None, line_no: int, strict: bool,
+            skipped: list[FormatError]) -> None:
+    """Raise the line's :class:`FormatError` (strict) or record it in ``skipped``."""
+    error = FormatError(message, path=path, line=line_no)
+    if strict:
+        raise error
+    skipped.append(error)
+
+
 def _parse_rttm_line(fields: list[str]) -> tuple[str, float, float, str] | str:
     """Return ``(uri, start, duration, speaker)`` or an error message."""
     if len(fields) not in (9, 10):
@@ -251,11 +269,7 @@ def parse_rttm(path_or_file: PathOrFile, *, strict: bool = True) -> RTTMData:
     """
     name = _name_of(path_or_file)
     data = RTTMData(path=name)
-    for line_no, line in enumerate(_lines(path_or_file), start=1):
-        stripped = line.strip()
-        if not stripped or stripped[0] in ";#":
-            continue
-        fields = stripped.split()
+    for line_no, fields in _records(path_or_file):
         kind = fields[0].upper()
         if kind != "SPEAKER":
             if kind in RTTM_TYPES:
@@ -265,10 +279,7 @@ def parse_rttm(path_or_file: PathOrFile, *, strict: bool = True) -> RTTMData:
         else:
             result = _parse_rttm_line(fields)
         if isinstance(result, str):
-            error = FormatError(result, path=name, line=line_no)
-            if strict:
-                raise error
-            data.skipped.append(error)
+            _reject(result, name, line_no, strict, data.skipped)
             continue
         uri, start, duration, speaker = result
         data.turns.append(RTTMTurn(uri, start, duration, speaker, line_no))
@@ -298,11 +309,7 @@ def parse_uem(path_or_file: PathOrFile, strict: bool = True) -> UEMData:
     """
     name = _name_of(path_or_file)
     out = UEMData(path=name)
-    for line_no, line in enumerate(_lines(path_or_file), start=1):
-        stripped = line.strip()
-        if not stripped or stripped[0] in ";#":
-            continue
-        fields = stripped.split()
+    for line_no, fields in _records(path_or_file):
         message = None
         if len(fields) != 4:
             message = f"UEM record has {len(fields)} fields; expected 4 (uri channel start end)"
@@ -317,10 +324,7 @@ def parse_uem(path_or_file: PathOrFile, strict: bool = True) -> UEMData:
             elif not end > start:
                 message = f"end {fields[3]} is not after start {fields[2]}"
         if message is not None:
-            error = FormatError(message, path=name, line=line_no)
-            if strict:
-                raise error
-            out.skipped.append(error)
+            _reject(message, name, line_no, strict, out.skipped)
             continue
         out.setdefault(fields[0], []).append((start, end))  # type: ignore[arg-type]
     return out
