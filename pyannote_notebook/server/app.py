@@ -20,6 +20,14 @@ anything else, so an injected 5xx creates nothing; a dropped connection closes t
 answer, optionally after the job was created), authenticate (Bearer key, constant-time comparison
 against every key), apply rate limits and add the ``X-RateLimit-*`` headers.
 
+Every API key has its own namespace (the cloud's is per team/key): the control layer stores the
+caller's :func:`~pyannote_notebook.server.storage.owner_id` in ``scope["state"]["owner"]``; uploads,
+``media://`` inputs of jobs and job reads/lists only see that owner's objects (another key's job
+is a 404).
+
+A client that hangs up while its request body is still being read (e.g. it timed out during a
+slow reply) ends the request quietly: no job, no traceback; the response is recorded as 499.
+
 Every error body is the API's: 400 ``{"message": "Invalid request", "errors": [{field, message}]}``
 (FastAPI's 422 never appears), other statuses ``{"message", "requestId"}``.
 """
@@ -27,8 +35,8 @@ Every error body is the API's: 400 ``{"message": "Invalid request", "errors": [{
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import hmac
+import logging
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
@@ -47,7 +55,7 @@ from .faults import STORAGE_PREFIX, Faults
 from .limits import RateDecision, RateLimiter
 from .runner import JobRunner
 from .stats import ServerStats
-from .storage import TokenError, UploadStore
+from .storage import TokenError, UploadStore, owner_id
 from .validation import (
     JOB_KINDS,
     JOB_STATUSES,
@@ -57,6 +65,8 @@ from .validation import (
 )
 
 __all__ = ["ServerState", "create_app", "TRANSPORT_STATE_KEY"]
+
+log = logging.getLogger(__name__)
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -118,6 +128,15 @@ def _request_id(request: Request) -> str:
     return str(request.scope.get("state", {}).get("request_id") or uuid.uuid4())
 
 
+def _owner(request: Request) -> str:
+    """The caller's namespace (set by :class:`ControlMiddleware` after authentication)."""
+    return str(request.scope["state"]["owner"])
+
+
+#: Status recorded (never received: the client is gone) when a client disconnects mid-request.
+CLIENT_CLOSED_REQUEST = 499
+
+
 class _BodyReader:
     """Request body as chunks, remembering whether the last chunk arrived (for draining)."""
 
@@ -148,7 +167,13 @@ class _BodyReader:
 
 
 async def _read_body(request: Request) -> bytes | None:
-    """The JSON body of an API request, or None when it exceeds ``MAX_JSON_BODY`` bytes."""
+    """The JSON body of an API request, or None when it exceeds ``MAX_JSON_BODY`` bytes.
+
+    Raises
+    ------
+    ClientDisconnect
+        The client hung up before the body was read (handled app-wide: the request ends quietly).
+    """
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > MAX_JSON_BODY:
         return None
@@ -180,6 +205,11 @@ def create_app(state: ServerState) -> ControlMiddleware:
         message = exc.detail if isinstance(exc.detail, str) else "Error"
         return api_error(exc.status_code, message, _request_id(request), getattr(exc, "headers", None))
 
+    @app.exception_handler(ClientDisconnect)
+    async def _client_gone(request: Request, exc: ClientDisconnect) -> Response:
+        log.debug("client disconnected during %s %s", request.method, request.url.path)
+        return Response(status_code=CLIENT_CLOSED_REQUEST)  # nobody reads it; counted in stats
+
     @app.exception_handler(RequestValidationError)
     async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
         problems = []
@@ -208,7 +238,7 @@ def create_app(state: ServerState) -> ControlMiddleware:
         url, error = await _media_url(request)
         if error is not None:
             return error
-        token = uploads.sign("put", url)  # type: ignore[arg-type]
+        token = uploads.sign("put", url, _owner(request))  # type: ignore[arg-type]
         return _json(201, {"url": f"{request.base_url}storage/upload?token={token}"})
 
     @app.post("/v1/media/output")
@@ -216,7 +246,7 @@ def create_app(state: ServerState) -> ControlMiddleware:
         url, error = await _media_url(request)
         if error is not None:
             return error
-        token = uploads.sign("get", url)  # type: ignore[arg-type]
+        token = uploads.sign("get", url, _owner(request))  # type: ignore[arg-type]
         return _json(201, {"url": f"{request.base_url}storage/download?token={token}"})
 
     def _job_route(kind: str) -> Callable[[Request], Awaitable[JSONResponse]]:
@@ -232,7 +262,7 @@ def create_app(state: ServerState) -> ControlMiddleware:
                     problems = list(runner.engine.validate(kind, params))
             if problems:
                 return invalid(problems)
-            job = runner.create(kind, body)  # type: ignore[arg-type]
+            job = runner.create(kind, body, owner=_owner(request))  # type: ignore[arg-type]
             return _json(200, {"jobId": job.job_id, "status": "created"})
 
         create_job.__name__ = f"create_{kind}"
@@ -243,7 +273,7 @@ def create_app(state: ServerState) -> ControlMiddleware:
 
     @app.get("/v1/jobs/{job_id}")
     async def get_job(request: Request, job_id: str) -> JSONResponse:
-        data = runner.get(job_id)
+        data = runner.get(job_id, owner=_owner(request))
         if data is None:
             return api_error(404, f"Job {job_id} not found", _request_id(request))
         state.stats.count_job_read(job_id)
@@ -279,7 +309,7 @@ def create_app(state: ServerState) -> ControlMiddleware:
         if problems:
             return invalid(problems)
         try:
-            return _json(200, runner.list_v2(limit, cursor, status))
+            return _json(200, runner.list_v2(limit, cursor, status, owner=_owner(request)))
         except KeyError:
             return invalid([("cursor", "Unknown cursor: pass the nextCursor of a previous response")])
 
@@ -291,19 +321,19 @@ def create_app(state: ServerState) -> ControlMiddleware:
         status = _status_param(request, problems)
         if problems:
             return invalid(problems)
-        return _json(200, runner.list_v1(take, skip, status))
+        return _json(200, runner.list_v1(take, skip, status, owner=_owner(request)))
 
     @app.put("/storage/upload")
     async def storage_upload(request: Request) -> Response:
         try:
-            media_url = uploads.verify("put", request.query_params.get("token", ""))
+            media_url, owner = uploads.verify("put", request.query_params.get("token", ""))
         except TokenError as exc:
             return api_error(403, f"Upload URL refused: {exc}", _request_id(request))
         declared = request.headers.get("content-length")
         length = int(declared) if declared and declared.isdigit() else None
         body = _BodyReader(request)
         try:
-            size = await uploads.write_stream(media_url, body.chunks(), length)
+            size = await uploads.write_stream(media_url, owner, body.chunks(), length)
         except ClientDisconnect:
             return Response(status_code=400)  # nobody is listening any more
         except PayloadTooLarge as exc:
@@ -316,10 +346,10 @@ def create_app(state: ServerState) -> ControlMiddleware:
     @app.get("/storage/download")
     async def storage_download(request: Request) -> Response:
         try:
-            media_url = uploads.verify("get", request.query_params.get("token", ""))
+            media_url, owner = uploads.verify("get", request.query_params.get("token", ""))
         except TokenError as exc:
             return api_error(403, f"Download URL refused: {exc}", _request_id(request))
-        path = uploads.path_for(media_url)
+        path = uploads.path_for(media_url, owner)
         if not path.is_file():
             return api_error(404, f"Nothing was uploaded under {media_url}", _request_id(request))
         return FileResponse(path, media_type="application/octet-stream")
@@ -345,7 +375,7 @@ class ControlMiddleware:
         return str(scope["path"])
 
     def _authenticate(self, scope: Scope) -> tuple[str | None, str | None]:
-        """Return (key id, None) or (None, error message)."""
+        """Return (owner id of the key, None) or (None, error message)."""
         header = b""
         for name, value in scope.get("headers", []):
             if name == b"authorization":
@@ -360,7 +390,7 @@ class ControlMiddleware:
             found |= hmac.compare_digest(key, token)
         if not found:
             return None, "Invalid API key"
-        return hashlib.sha256(token).hexdigest()[:16], None
+        return owner_id(token), None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -407,6 +437,7 @@ class ControlMiddleware:
             key_id, auth_error = self._authenticate(scope)
             if auth_error is not None:
                 return await respond(api_error(401, auth_error, request_id))
+            scope["state"]["owner"] = key_id
             group = RATE_GROUPS.get((method, template))
             if state.limiter is not None and group is not None:
                 rate = state.limiter.hit(key_id or "", group)

@@ -7,6 +7,12 @@ sent. A failed attempt (timeout, connection failure, more than 2 redirects, non-
 other error) is retried up to ``len(retry_delays)`` times after those delays, each retry carrying
 ``x-retry-num`` (1, 2, 3) and ``x-retry-reason`` (why the *previous* attempt failed).
 
+Redirects are followed by hand (``allow_redirects=False``): ``requests`` would turn the POST into
+a GET on 301/302/303 and drop the body, so a webhook behind a redirect would be lost while
+recorded as delivered. Each redirect re-POSTs the same body with the same signature headers to
+``Location``; the contract allows at most :data:`MAX_REDIRECTS`, one more fails the attempt with
+``too_many_redirects``.
+
 Deliveries run on a small thread pool; waits between retries end early when the server stops.
 """
 
@@ -23,6 +29,7 @@ from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urljoin
 
 import requests
 
@@ -32,6 +39,7 @@ __all__ = ["WebhookDelivery", "DeliveryAttempt", "sign_webhook", "retry_reason"]
 
 log = logging.getLogger(__name__)
 MAX_REDIRECTS = 2
+REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 
 
 def sign_webhook(secret: str, timestamp: int | str, body: bytes, encoding: str = "base64") -> str:
@@ -157,9 +165,16 @@ class WebhookDelivery:
         self.stats.count_webhook_attempt()
         try:
             with requests.Session() as session:
-                session.max_redirects = MAX_REDIRECTS
-                response = session.post(url, data=body, headers=headers, timeout=self.timeout)
-                response.close()
+                for redirects in range(MAX_REDIRECTS + 1):
+                    response = session.post(url, data=body, headers=headers, timeout=self.timeout,
+                                            allow_redirects=False)
+                    response.close()
+                    location = response.headers.get("Location")
+                    if response.status_code not in REDIRECT_STATUSES or not location:
+                        break
+                    if redirects == MAX_REDIRECTS:
+                        return response.status_code, "too_many_redirects"
+                    url = urljoin(url, location)  # same body, same signed headers
         except Exception as exc:  # noqa: BLE001 - every failure is a retry reason
             return None, retry_reason(exc)
         if 200 <= response.status_code < 300:

@@ -14,6 +14,8 @@ import threading
 from collections.abc import Collection
 from dataclasses import dataclass, field
 
+from ..errors import InvalidOption
+
 __all__ = ["Faults", "FaultDecision", "STORAGE_PREFIX"]
 
 #: Path prefix of the presigned storage routes (PUT upload, GET download). Faults never hit these
@@ -71,7 +73,8 @@ class Faults:
         Delay of a slow reply.
     burst_429_every : int
         Every N-th eligible request starts a burst of ``burst_429_length`` consecutive 429
-        answers (with ``Retry-After: retry_after``). 0 disables bursts.
+        answers (with ``Retry-After: retry_after``). 0 disables bursts. Must exceed
+        ``burst_429_length`` (otherwise every request would be a 429).
     seed : int | None
         Seed of the random generator (None: unpredictable).
     paths : Collection[str] | None
@@ -82,7 +85,7 @@ class Faults:
         Share of the drops on job-creating POSTs (diarize, identify, voiceprint) that happen
         after the job was created.
     burst_429_length : int
-        Length of a 429 burst.
+        Length of a 429 burst (< ``burst_429_every`` when bursts are on).
     retry_after : int
         ``Retry-After`` seconds sent on injected 429s.
     error_statuses : tuple[int, ...]
@@ -112,6 +115,11 @@ class Faults:
                 raise ValueError(f"Faults.{name} must be within [0, 1], got {value!r}")
         if self.burst_429_every < 0 or self.burst_429_length < 1:
             raise ValueError("Faults.burst_429_every must be >= 0 and burst_429_length >= 1")
+        if self.burst_429_every and self.burst_429_length >= self.burst_429_every:
+            raise InvalidOption(
+                "burst_429_length",
+                f"Faults.burst_429_length ({self.burst_429_length}) must be smaller than burst_429_every "
+                f"({self.burst_429_every}): otherwise every request is answered 429")
         self._rng = random.Random(self.seed)
 
     def applies_to(self, path: str, template: str | None) -> bool:

@@ -8,13 +8,20 @@ handed to :class:`~pyannote_notebook.server.delivery.WebhookDelivery`.
 
 Audio inputs: ``media://`` keys resolve through :class:`~pyannote_notebook.server.storage.UploadStore`;
 ``http(s)`` URLs are downloaded (streamed, bounded by ``max_download_bytes`` and
-``download_timeout`` in total). Any failure there, or an :class:`~pyannote_notebook.errors.AudioError`
+``download_timeout`` in total: the transfer runs in a helper thread the worker waits on with the
+time left, so a sender trickling bytes cannot hold a worker past the limit). Any failure there, or an :class:`~pyannote_notebook.errors.AudioError`
 from the engine, fails the job with the cloud's text "Could not load audio".
+
+Jobs belong to the API key that created them (``owner``, an
+:func:`~pyannote_notebook.server.storage.owner_id`): their ``media://`` inputs resolve in that
+key's namespace, and :meth:`JobRunner.get` / the list methods given an ``owner`` only see that
+key's jobs. :meth:`JobRunner.snapshot` and the stats stay global (test assertions).
 """
 
 from __future__ import annotations
 
 import logging
+import socket
 import threading
 import time
 import uuid
@@ -69,6 +76,7 @@ class JobRecord:
     output: dict[str, Any] | None = None
     output_deleted: bool = False
     audio_duration: float | None = None
+    owner: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -118,8 +126,9 @@ class JobRunner:
 
     # ------------------------------------------------------------------ create
 
-    def create(self, kind: str, body: dict[str, Any]) -> JobRecord:
-        """Register a validated job request (nulls already removed) and queue it."""
+    def create(self, kind: str, body: dict[str, Any], owner: str = "") -> JobRecord:
+        """Register a validated job request (nulls already removed) of API key ``owner`` (an
+        ``owner_id``) and queue it."""
         now = self._clock()
         params = {k: v for k, v in body.items() if k != "url"}
         with self._cond:
@@ -127,7 +136,7 @@ class JobRunner:
                 job_id=str(uuid.uuid4()), kind=kind, seq=len(self._order), url=body["url"],
                 params=params, webhook=body.get("webhook"),
                 webhook_status_only=bool(body.get("webhookStatusOnly", False)),
-                created_at=now, updated_at=now)
+                created_at=now, updated_at=now, owner=owner)
             self._jobs[job.job_id] = job
             self._order.append(job)
             self._active += 1
@@ -151,7 +160,7 @@ class JobRunner:
             return
         cleanup: Path | None = None
         try:
-            path, cleanup = self._fetch_audio(job.url)
+            path, cleanup = self._fetch_audio(job.url, job.owner)
             job.audio_duration = probe_duration(path)
             kwargs: dict[str, Any] = {"audio_duration": job.audio_duration}
             if getattr(self.engine, "accepts_url", False):
@@ -174,10 +183,13 @@ class JobRunner:
             if cleanup is not None:
                 cleanup.unlink(missing_ok=True)
 
-    def _fetch_audio(self, url: str) -> tuple[Path, Path | None]:
+    def _fetch_audio(self, url: str, owner: str) -> tuple[Path, Path | None]:
         """Return (local path, temporary file to delete or None). Raises AudioError."""
         if url.startswith("media://"):
-            path = self.uploads.path_for(url)
+            try:
+                path = self.uploads.path_for(url, owner)
+            except ValueError as exc:  # a job created without an owner (direct API use)
+                raise AudioError(str(exc)) from exc
             if not path.is_file():
                 raise AudioError(f"nothing was uploaded under {url}")
             return path, None
@@ -190,26 +202,26 @@ class JobRunner:
         return target, target
 
     def _download(self, url: str, target: Path) -> None:
-        deadline = time.monotonic() + self.download_timeout
-        limit = self.max_download_bytes
-        try:
-            with requests.get(url, stream=True, timeout=self.download_timeout) as response:
-                if not 200 <= response.status_code < 300:
-                    raise AudioError(f"download answered HTTP {response.status_code}")
-                declared = response.headers.get("Content-Length")
-                if declared and declared.isdigit() and int(declared) > limit:
-                    raise AudioError(f"file of {declared} bytes exceeds {limit} bytes")
-                size = 0
-                with open(target, "wb") as out:
-                    for chunk in response.iter_content(DOWNLOAD_CHUNK):
-                        size += len(chunk)
-                        if size > limit:
-                            raise AudioError(f"file exceeds {limit} bytes")
-                        if time.monotonic() > deadline:
-                            raise AudioError(f"download took longer than {self.download_timeout:g} s")
-                        out.write(chunk)
-        except requests.RequestException as exc:
-            raise AudioError(f"download failed: {type(exc).__name__}") from exc
+        """Download ``url`` into ``target`` within ``download_timeout`` seconds in total.
+
+        The transfer runs in a daemon helper thread; this worker waits for it at most
+        ``download_timeout`` seconds. On expiry the transfer is abandoned: its socket is shut down
+        (so a blocked read returns at once) and the helper stops before its next write and deletes
+        what it wrote.
+
+        Raises
+        ------
+        AudioError
+            Non-2xx answer, more than ``max_download_bytes``, a network error, or the time limit.
+        """
+        transfer = _Transfer(url, target, self.max_download_bytes, self.download_timeout)
+        helper = threading.Thread(target=transfer.run, name="pyannote-download", daemon=True)
+        helper.start()
+        if not transfer.done.wait(self.download_timeout):
+            transfer.abandon()
+            raise AudioError(f"download took longer than {self.download_timeout:g} s")
+        if transfer.error is not None:
+            raise transfer.error
 
     def _finish(self, job: JobRecord, status: str, output: dict[str, Any]) -> None:
         with self._cond:
@@ -233,11 +245,11 @@ class JobRunner:
             job.output = None
             job.output_deleted = True
 
-    def get(self, job_id: str) -> dict[str, Any] | None:
-        """The wire JSON of one job, or None when unknown."""
+    def get(self, job_id: str, owner: str | None = None) -> dict[str, Any] | None:
+        """The wire JSON of one job, or None when unknown (or, with ``owner``, another key's)."""
         with self._cond:
             job = self._jobs.get(job_id)
-            if job is None:
+            if job is None or (owner is not None and job.owner != owner):
                 return None
             self._expire(job, self._clock())
             data: dict[str, Any] = {
@@ -248,27 +260,30 @@ class JobRunner:
                 data["output"] = job.output
             return data
 
-    def _filtered(self, status: str | None) -> list[JobRecord]:
+    def _filtered(self, status: str | None, owner: str | None) -> list[JobRecord]:
         jobs = reversed(self._order)
-        return [j for j in jobs if status is None or j.status == status]
+        return [j for j in jobs
+                if (status is None or j.status == status) and (owner is None or j.owner == owner)]
 
     @staticmethod
     def _item(job: JobRecord) -> dict[str, Any]:
         return {"id": job.job_id, "status": job.status, "createdAt": iso_timestamp(job.created_at)}
 
-    def list_v2(self, limit: int = 10, cursor: str | None = None, status: str | None = None) -> dict[str, Any]:
-        """``GET /v2/jobs``: newest first, ``limit`` items after ``cursor`` (a job id).
+    def list_v2(self, limit: int = 10, cursor: str | None = None, status: str | None = None,
+                owner: str | None = None) -> dict[str, Any]:
+        """``GET /v2/jobs``: newest first, ``limit`` items after ``cursor`` (a job id); with
+        ``owner``, only that key's jobs.
 
         Raises
         ------
         KeyError
-            ``cursor`` is not a known job id.
+            ``cursor`` is not a known job id (of ``owner``).
         """
         with self._cond:
-            jobs = self._filtered(status)
+            jobs = self._filtered(status, owner)
             if cursor is not None:
                 anchor = self._jobs.get(cursor)
-                if anchor is None:
+                if anchor is None or (owner is not None and anchor.owner != owner):
                     raise KeyError(cursor)
                 jobs = [j for j in jobs if j.seq < anchor.seq]
             page = jobs[:limit]
@@ -276,10 +291,12 @@ class JobRunner:
             return {"items": [self._item(j) for j in page],
                     "nextCursor": page[-1].job_id if more and page else None}
 
-    def list_v1(self, take: int = 10, skip: int = 0, status: str | None = None) -> dict[str, Any]:
-        """``GET /v1/jobs``: newest first, ``take`` items after skipping ``skip``; with ``total``."""
+    def list_v1(self, take: int = 10, skip: int = 0, status: str | None = None,
+                owner: str | None = None) -> dict[str, Any]:
+        """``GET /v1/jobs``: newest first, ``take`` items after skipping ``skip``; with ``total``;
+        with ``owner``, only that key's jobs."""
         with self._cond:
-            jobs = self._filtered(status)
+            jobs = self._filtered(status, owner)
             return {"items": [self._item(j) for j in jobs[skip:skip + take]], "total": len(jobs)}
 
     def snapshot(self) -> list[dict[str, Any]]:
@@ -290,7 +307,7 @@ class JobRunner:
             for job in self._order:
                 self._expire(job, now)
                 out.append({
-                    "job_id": job.job_id, "kind": job.kind, "status": job.status, "url": job.url,
+                    "job_id": job.job_id, "owner": job.owner, "kind": job.kind, "status": job.status, "url": job.url,
                     "params": dict(job.params), "webhook": job.webhook,
                     "created_at": iso_timestamp(job.created_at), "updated_at": iso_timestamp(job.updated_at),
                     "created_ts": job.created_at, "started_ts": job.started_at,
@@ -315,3 +332,75 @@ class JobRunner:
         if callable(interrupt):
             interrupt()
         self._pool.shutdown(wait=True, cancel_futures=True)
+
+
+class _Transfer:
+    """One http(s) download run by a helper thread (see :meth:`JobRunner._download`).
+
+    Reads with ``read1`` (whatever has arrived, up to a chunk) so the abandon flag is checked
+    after every network read, not every 64 KiB. The outcome is in ``error`` (None = the file is
+    complete) once ``done`` is set.
+    """
+
+    def __init__(self, url: str, target: Path, limit: int, timeout: float) -> None:
+        self.url = url
+        self.target = target
+        self.limit = limit
+        self.timeout = timeout
+        self.done = threading.Event()
+        self.error: BaseException | None = None
+        self._abandoned = threading.Event()
+        self._lock = threading.Lock()
+        self._response: requests.Response | None = None
+
+    def run(self) -> None:
+        try:
+            self._transfer()
+        except requests.RequestException as exc:
+            self.error = AudioError(f"download failed: {type(exc).__name__}")
+        except (AudioError, OSError, ValueError) as exc:  # ValueError: write to a closed file
+            self.error = exc if isinstance(exc, AudioError) else AudioError(f"download failed: {exc}")
+        except BaseException as exc:  # noqa: BLE001 - reported to the worker, never lost
+            self.error = exc
+        finally:
+            if self._abandoned.is_set():
+                self.target.unlink(missing_ok=True)
+            self.done.set()
+
+    def _transfer(self) -> None:
+        with requests.get(self.url, stream=True, timeout=self.timeout) as response:
+            with self._lock:
+                self._response = response
+                if self._abandoned.is_set():
+                    return
+            if not 200 <= response.status_code < 300:
+                raise AudioError(f"download answered HTTP {response.status_code}")
+            declared = response.headers.get("Content-Length")
+            if declared and declared.isdigit() and int(declared) > self.limit:
+                raise AudioError(f"file of {declared} bytes exceeds {self.limit} bytes")
+            size = 0
+            with open(self.target, "wb") as out:
+                while not self._abandoned.is_set():
+                    chunk = response.raw.read1(DOWNLOAD_CHUNK, decode_content=True)
+                    if not chunk:
+                        return
+                    size += len(chunk)
+                    if size > self.limit:
+                        raise AudioError(f"file exceeds {self.limit} bytes")
+                    if self._abandoned.is_set():
+                        return
+                    out.write(chunk)
+
+    def abandon(self) -> None:
+        """Give up: the helper stops at its next read and deletes its file. Never raises."""
+        self._abandoned.set()
+        with self._lock:
+            response = self._response
+        if response is None:
+            return  # still connecting: bounded by the connect/read timeout, then it sees the flag
+        sock = getattr(getattr(response.raw, "connection", None), "sock", None)
+        if sock is not None:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)  # wakes a blocked recv at once
+            except OSError:
+                pass

@@ -21,10 +21,14 @@ from typing import Any, NamedTuple, Union
 
 from ..errors import EngineError, JobCanceled
 
-__all__ = ["Script", "ScriptedCall", "ScriptedEngine", "generate_output", "DEFAULT_FAILURE", "SCRIPTED_WARNING"]
+__all__ = ["Script", "ScriptedCall", "ScriptedEngine", "generate_output", "DEFAULT_FAILURE", "SCRIPTED_WARNING",
+           "MAX_SCRIPTED_SPEAKERS"]
 
 DEFAULT_FAILURE = "An error occurred while processing the audio."
 DEFAULT_DURATION = 10.0  # seconds of audio assumed when the file's duration is unknown
+#: Most speakers a generated output has (the API sets no upper bound on numSpeakers/maxSpeakers;
+#: generating 10**11 speakers would hang a worker, so larger requests are capped and say so).
+MAX_SCRIPTED_SPEAKERS = 64
 
 
 @dataclass(frozen=True)
@@ -167,6 +171,7 @@ class ScriptedEngine:
 
 
 def _speaker_count(params: dict[str, Any]) -> int:
+    """Speakers asked for (uncapped: the caller caps at :data:`MAX_SCRIPTED_SPEAKERS`)."""
     if "numSpeakers" in params:
         return int(params["numSpeakers"])
     count = 2
@@ -208,8 +213,8 @@ def generate_output(kind: str, params: dict[str, Any], audio_duration: float | N
     """Deterministic cloud-shaped output for ``kind`` and ``params`` (camelCase, nulls removed).
 
     Diarize/identify: ``max(2, minSpeakers)`` speakers capped by ``maxSpeakers`` (or
-    ``numSpeakers``), two turns each spread over the audio's duration (10 s when unknown), times
-    rounded to 3 decimals. Voiceprint: ``{"voiceprint": <base64 string>}``. Every generated
+    ``numSpeakers``), at most :data:`MAX_SCRIPTED_SPEAKERS` (the ``warning`` then says so), two
+    turns each spread over the audio's duration (10 s when unknown), times rounded to 3 decimals. Voiceprint: ``{"voiceprint": <base64 string>}``. Every generated
     output carries :data:`SCRIPTED_WARNING` in ``warning``, so nobody mistakes it for a
     diarization of the audio.
     """
@@ -218,7 +223,8 @@ def generate_output(kind: str, params: dict[str, Any], audio_duration: float | N
         digest = hashlib.sha256(f"voiceprint:{duration:.3f}".encode()).digest()
         return {"voiceprint": base64.b64encode(b"scripted-v1:" + digest).decode("ascii"),
                 "warning": SCRIPTED_WARNING}
-    n_speakers = _speaker_count(params)
+    asked = _speaker_count(params)
+    n_speakers = min(asked, MAX_SCRIPTED_SPEAKERS)
     speakers = [f"SPEAKER_{k:02d}" for k in range(n_speakers)]
     regular, exclusive = _diarization(n_speakers, duration)
     if params.get("turnLevelConfidence"):
@@ -244,6 +250,9 @@ def generate_output(kind: str, params: dict[str, Any], audio_duration: float | N
     if kind == "identify":
         output.update(_identification(params, speakers, regular))
     output["warning"] = SCRIPTED_WARNING
+    if asked > MAX_SCRIPTED_SPEAKERS:
+        output["warning"] += (f"; {asked} speakers were asked, the scripted engine generates at most "
+                              f"{MAX_SCRIPTED_SPEAKERS}")
     return output
 
 

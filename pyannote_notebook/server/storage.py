@@ -4,8 +4,14 @@ Why hand-written: this is the server's model of S3 presigned URLs. Two safety ru
 
 * a ``media://`` key never becomes a file path: the file name is the SHA-256 of the key, so
   ``media://../x`` or ``media://a/../../etc`` land inside the upload area like any other key;
-* presigned URLs carry an HMAC-signed token (operation, key, expiry) made with a per-server random
-  key, so the storage routes need no API key and cannot be forged or replayed for another key.
+* presigned URLs carry an HMAC-signed token (operation, owner, key, expiry) made with a
+  per-server random key, so the storage routes need no API key and cannot be forged or replayed
+  for another key or another owner.
+
+The ``media://`` namespace is per API key, as in the cloud (per team/key): every key is stored
+under ``uploads/<owner>/`` where ``owner`` is :func:`owner_id` of the API key (a SHA-256 prefix,
+never the key itself), so two keys may use the same ``media://`` name without seeing each other's
+bytes.
 
 Uploads are streamed to a temporary file and renamed into place only when complete, so an upload
 cut short (413, dropped connection) never replaces a good file.
@@ -18,6 +24,7 @@ import hashlib
 import hmac
 import json
 import os
+import re
 import secrets
 import time
 import uuid
@@ -26,7 +33,15 @@ from pathlib import Path
 
 from ..errors import PayloadTooLarge
 
-__all__ = ["UploadStore", "TokenError", "probe_duration"]
+__all__ = ["UploadStore", "TokenError", "probe_duration", "owner_id"]
+
+_OWNER = re.compile(r"[0-9a-f]{1,64}")
+
+
+def owner_id(api_key: str | bytes) -> str:
+    """The namespace of an API key: 32 hex digits of its SHA-256 (the key itself is never stored)."""
+    raw = api_key.encode("utf-8") if isinstance(api_key, str) else api_key
+    return hashlib.sha256(raw).hexdigest()[:32]
 
 
 class TokenError(ValueError):
@@ -69,26 +84,36 @@ class UploadStore:
 
     # ----------------------------------------------------------------- keys -> files
 
-    def path_for(self, media_url: str) -> Path:
-        """File holding ``media_url``'s bytes (whether or not it exists); always inside uploads/."""
-        digest = hashlib.sha256(media_url.encode("utf-8")).hexdigest()
-        return self.uploads / f"{digest}.bin"
+    def path_for(self, media_url: str, owner: str) -> Path:
+        """File holding ``media_url``'s bytes in ``owner``'s namespace (whether or not it exists);
+        always ``uploads/<owner>/<sha256 of the key>.bin``.
 
-    def exists(self, media_url: str) -> bool:
-        """Whether something was uploaded under ``media_url``."""
-        return self.path_for(media_url).is_file()
+        Raises
+        ------
+        ValueError
+            ``owner`` is not an :func:`owner_id` (1-64 lowercase hex digits).
+        """
+        if not _OWNER.fullmatch(owner):
+            raise ValueError(f"owner must be an owner_id (lowercase hex), got {owner!r}")
+        digest = hashlib.sha256(media_url.encode("utf-8")).hexdigest()
+        return self.uploads / owner / f"{digest}.bin"
+
+    def exists(self, media_url: str, owner: str) -> bool:
+        """Whether ``owner`` uploaded something under ``media_url``."""
+        return self.path_for(media_url, owner).is_file()
 
     # ----------------------------------------------------------------- presigned tokens
 
-    def sign(self, op: str, media_url: str) -> str:
-        """Return a token allowing ``op`` (``"put"`` or ``"get"``) on ``media_url`` for ``url_ttl`` s."""
-        payload = _b64(json.dumps({"op": op, "key": media_url,
+    def sign(self, op: str, media_url: str, owner: str) -> str:
+        """Return a token allowing ``op`` (``"put"`` or ``"get"``) on ``owner``'s ``media_url`` for
+        ``url_ttl`` s."""
+        payload = _b64(json.dumps({"op": op, "key": media_url, "own": owner,
                                    "exp": time.time() + self.url_ttl}).encode("utf-8"))
         mac = hmac.new(self._key, payload.encode("ascii"), hashlib.sha256).digest()
         return f"{payload}.{_b64(mac)}"
 
-    def verify(self, op: str, token: str) -> str:
-        """Return the ``media://`` URL a valid token grants ``op`` on.
+    def verify(self, op: str, token: str) -> tuple[str, str]:
+        """Return ``(media URL, owner)`` a valid token grants ``op`` on.
 
         Raises
         ------
@@ -109,13 +134,16 @@ class UploadStore:
             raise TokenError(f"Token does not allow {op.upper()}")
         if float(data.get("exp", 0)) < time.time():
             raise TokenError("Token expired; request a new URL")
-        return str(data["key"])
+        owner = str(data.get("own", ""))
+        if not _OWNER.fullmatch(owner):
+            raise TokenError("Malformed token")
+        return str(data["key"]), owner
 
     # ----------------------------------------------------------------- streaming
 
-    async def write_stream(self, media_url: str, chunks: AsyncIterator[bytes],
+    async def write_stream(self, media_url: str, owner: str, chunks: AsyncIterator[bytes],
                            content_length: int | None = None) -> int:
-        """Stream an upload to disk and return its size in bytes.
+        """Stream an upload to disk (``owner``'s namespace) and return its size in bytes.
 
         Raises
         ------
@@ -127,7 +155,7 @@ class UploadStore:
         if content_length is not None and content_length > limit:
             raise PayloadTooLarge(f"Upload of {content_length} bytes exceeds the limit of {limit} bytes",
                                   status_code=413)
-        target = self.path_for(media_url)
+        target = self.path_for(media_url, owner)
         partial = self.uploads / f".{uuid.uuid4().hex}.part"
         size = 0
         try:
@@ -138,6 +166,7 @@ class UploadStore:
                         raise PayloadTooLarge(
                             f"Upload exceeds the limit of {limit} bytes", status_code=413)
                     out.write(chunk)
+            target.parent.mkdir(exist_ok=True)
             os.replace(partial, target)
         finally:
             partial.unlink(missing_ok=True)

@@ -13,7 +13,7 @@ import struct
 import threading
 import time
 import wave
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -64,12 +64,17 @@ class WebhookReceiver:
         Status of every later answer.
     delay : float
         Seconds to wait before answering (to provoke webhook timeouts).
+    redirects : Mapping[str, tuple[int, str]] | None
+        Request path -> (3xx status, ``Location``) answered instead of the scripted status
+        (requests of any method on that path are recorded too).
     """
 
-    def __init__(self, statuses: Iterable[int] = (), default: int = 200, delay: float = 0.0) -> None:
+    def __init__(self, statuses: Iterable[int] = (), default: int = 200, delay: float = 0.0,
+                 redirects: Mapping[str, tuple[int, str]] | None = None) -> None:
         self._statuses = list(statuses)
         self.default = default
         self.delay = delay
+        self.redirects = dict(redirects or {})
         self.requests: list[ReceivedRequest] = []
         self._cond = threading.Condition()
         receiver = self
@@ -78,19 +83,28 @@ class WebhookReceiver:
             def do_POST(self) -> None:  # noqa: N802 - http.server API
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length)
+                location = None
                 with receiver._cond:
                     receiver.requests.append(ReceivedRequest(
-                        "POST", self.path, {k.lower(): v for k, v in self.headers.items()}, body, time.time()))
-                    status = receiver._statuses.pop(0) if receiver._statuses else receiver.default
+                        self.command, self.path, {k.lower(): v for k, v in self.headers.items()}, body,
+                        time.time()))
+                    if self.path in receiver.redirects:
+                        status, location = receiver.redirects[self.path]
+                    else:
+                        status = receiver._statuses.pop(0) if receiver._statuses else receiver.default
                     receiver._cond.notify_all()
                 if receiver.delay:
                     time.sleep(receiver.delay)
                 try:
                     self.send_response(status)
+                    if location is not None:
+                        self.send_header("Location", location)
                     self.send_header("Content-Length", "0")
                     self.end_headers()
                 except OSError:
                     pass
+
+            do_GET = do_POST  # a redirect turned into GET would be recorded, not lost
 
             def log_message(self, *args: object) -> None:
                 pass

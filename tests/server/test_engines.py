@@ -155,3 +155,24 @@ def test_local_engine_over_http(tmp_path: Path) -> None:
         job = wait_job(handle, api.post(f"{handle.base_url}/diarize", json={"url": media}).json()["jobId"],
                        api, timeout=120)
     assert (job["status"], job["output"]) == ("failed", {"error": "Could not load audio"})
+
+
+def test_huge_speaker_counts_are_capped_with_a_warning(pyannote_wav: Path) -> None:
+    with start_server() as handle, requests.Session() as api:
+        api.headers["Authorization"] = f"Bearer {handle.api_key}"
+        media = upload_file(handle, pyannote_wav, "many", api)
+        huge = api.post(f"{handle.base_url}/diarize", json={"url": media, "numSpeakers": 10**11, "exclusive": True})
+        assert huge.status_code == 200  # the cloud documents no upper bound: no invented 400
+        job = wait_job(handle, huge.json()["jobId"], api, timeout=10)
+        wide = api.post(f"{handle.base_url}/diarize", json={"url": media, "minSpeakers": 70, "maxSpeakers": 10**9})
+        wide_job = wait_job(handle, wide.json()["jobId"], api, timeout=10)
+    assert job["status"] == "succeeded"
+    speakers = {t["speaker"] for t in job["output"]["diarization"]}
+    assert speakers == {f"SPEAKER_{k:02d}" for k in range(64)}
+    assert len(job["output"]["exclusiveDiarization"]) == 128 and job["output"]["exclusiveDiarization"][-1]["end"] == 3.0
+    assert job["output"]["warning"].endswith(
+        "; 100000000000 speakers were asked, the scripted engine generates at most 64")
+    assert len({t["speaker"] for t in wide_job["output"]["diarization"]}) == 64
+    assert "70 speakers were asked" in wide_job["output"]["warning"]
+    small = generate_output("diarize", {"numSpeakers": 64}, 3.0)
+    assert len({t["speaker"] for t in small["diarization"]}) == 64 and "were asked" not in small["warning"]

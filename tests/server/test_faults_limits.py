@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from pathlib import Path
 
 import pytest
 import requests
 
+from pyannote_notebook.errors import InvalidOption
 from pyannote_notebook.server import Faults, RateLimits, start_server
 from pyannote_notebook.server.handle import ServerHandle
 from pyannote_notebook.server.limits import RateLimiter
@@ -165,3 +167,48 @@ def test_rate_limiter_unit_is_fixed_window_and_thread_safe() -> None:
                                            "X-RateLimit-Reset": "1010", "Retry-After": "7"}
     now[0] = 1010.0
     assert limiter.hit("k", "create").remaining == 9
+
+
+def test_burst_length_must_be_shorter_than_the_period() -> None:
+    with pytest.raises(InvalidOption, match=r"burst_429_length: Faults.burst_429_length \(2\) must be smaller "
+                                            r"than burst_429_every \(2\)") as caught:
+        Faults(burst_429_every=2, burst_429_length=2)
+    assert caught.value.option == "burst_429_length" and isinstance(caught.value, ValueError)
+    with pytest.raises(InvalidOption, match="burst_429_length"):
+        Faults(burst_429_every=1)  # length 1 >= period 1: a 429 every time
+    assert Faults(burst_429_every=3, burst_429_length=2).burst_429_length == 2
+    assert Faults(burst_429_every=0, burst_429_length=5).burst_429_every == 0  # bursts off: any length
+
+
+class _Records(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+def test_client_hanging_up_during_a_slow_create_ends_quietly(pyannote_server: ServerHandle,
+                                                            api: requests.Session, pyannote_wav: Path) -> None:
+    media = upload_file(pyannote_server, pyannote_wav, "d", api)
+    records = _Records()
+    loggers = [logging.getLogger(name) for name in ("uvicorn.error", "uvicorn", "pyannote_notebook")]
+    for logger in loggers:
+        logger.addHandler(records)
+    try:
+        pyannote_server.faults = Faults(slow_rate=1.0, slow_seconds=0.6, paths=["/v1/diarize"])
+        with pytest.raises(requests.ReadTimeout):
+            api.post(f"{pyannote_server.base_url}/diarize", json={"url": media}, timeout=0.2)
+        deadline = time.monotonic() + 5
+        while pyannote_server.stats.responses_by_status.get(499, 0) == 0 and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        for logger in loggers:
+            logger.removeHandler(records)
+    assert pyannote_server.stats.responses_by_status[499] == 1  # the request ended (nobody read it)
+    assert pyannote_server.stats.responses_by_status.get(500, 0) == 0
+    assert pyannote_server.jobs_snapshot() == [] and pyannote_server.stats.jobs_created == 0
+    assert [r.getMessage() for r in records.records if r.levelno >= logging.WARNING] == []
+    pyannote_server.faults = None
+    assert api.post(f"{pyannote_server.base_url}/diarize", json={"url": media}).status_code == 200  # still serving

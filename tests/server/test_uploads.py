@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import socket
+import threading
 import time
 from pathlib import Path
 
@@ -10,6 +12,7 @@ import requests
 
 from pyannote_notebook.server import start_server
 from pyannote_notebook.server.handle import ServerHandle
+from pyannote_notebook.server.storage import owner_id
 from pyannote_notebook.server.testing import upload_file, wait_job, write_wav
 
 
@@ -35,7 +38,9 @@ def test_upload_then_download_round_trip(pyannote_server: ServerHandle, api: req
     # stored under a hash of the key inside uploads/, nowhere else
     files = [p for p in pyannote_server.store_dir.rglob("*") if p.is_file()]
     expected = hashlib.sha256(b"media://meetings/2024-01-15/call.wav").hexdigest() + ".bin"
-    assert [p.relative_to(pyannote_server.store_dir).as_posix() for p in files] == [f"uploads/{expected}"]
+    owner = owner_id(pyannote_server.api_key)  # the key's namespace: a hash, never the key
+    assert owner == hashlib.sha256(pyannote_server.api_key.encode()).hexdigest()[:32]
+    assert [p.relative_to(pyannote_server.store_dir).as_posix() for p in files] == [f"uploads/{owner}/{expected}"]
 
 
 def test_reupload_replaces_content(pyannote_server: ServerHandle, api: requests.Session, tmp_path: Path) -> None:
@@ -63,7 +68,7 @@ def test_presigned_tokens_cannot_be_forged_or_reused_for_another_operation(
     wrong_op = requests.get(f"{pyannote_server.root_url}/storage/download?token={token}")
     assert wrong_op.status_code == 403
     assert wrong_op.json()["message"] == "Download URL refused: Token does not allow GET"
-    assert list(pyannote_server.store_dir.joinpath("uploads").glob("*.bin")) == []
+    assert list(pyannote_server.store_dir.joinpath("uploads").rglob("*.bin")) == []
 
 
 def test_expired_upload_url_is_refused(pyannote_server: ServerHandle, api: requests.Session) -> None:
@@ -151,3 +156,54 @@ def test_unreachable_or_oversized_http_audio_fails_the_job(tmp_path: Path) -> No
             job = wait_job(handle, created.json()["jobId"], api)
             assert (job["status"], job["output"]) == ("failed", {"error": "Could not load audio"})
         assert handle.engine.calls == []
+
+
+class _TricklingSource:
+    """A one-connection HTTP source: headers at once, then 1 byte every ``interval`` seconds for at
+    most ``count`` bytes (bounded: it stops itself, or when the reader hangs up)."""
+
+    def __init__(self, count: int = 200, interval: float = 0.1) -> None:
+        self.count, self.interval = count, interval
+        self.sent = 0
+        self.peer_closed = False
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self._listener.settimeout(10)
+        self.url = f"http://127.0.0.1:{self._listener.getsockname()[1]}/slow.wav"
+        self.thread = threading.Thread(target=self._serve, name="trickle", daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        try:
+            conn, _ = self._listener.accept()
+        except OSError:
+            return
+        finally:
+            self._listener.close()
+        with conn:
+            conn.recv(65536)
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: audio/wav\r\nConnection: close\r\n\r\n")
+            try:
+                for _ in range(self.count):
+                    conn.sendall(b"R")
+                    self.sent += 1
+                    time.sleep(self.interval)
+            except OSError:  # the downloader shut its socket down
+                self.peer_closed = True
+
+
+def test_trickling_http_source_is_cut_at_download_timeout(tmp_path: Path) -> None:
+    # 200 bytes at 10 bytes/s would hold the (only) worker 20 s; download_timeout is 1 s
+    source = _TricklingSource(count=200, interval=0.1)
+    wav = write_wav(tmp_path / "next.wav", seconds=1.0)
+    with start_server(download_timeout=1.0, job_workers=1) as handle, requests.Session() as api:
+        api.headers["Authorization"] = f"Bearer {handle.api_key}"
+        slow_id = api.post(f"{handle.base_url}/diarize", json={"url": source.url}).json()["jobId"]
+        next_id = api.post(f"{handle.base_url}/diarize", json={"url": upload_file(handle, wav, "next", api)}).json()["jobId"]
+        slow = wait_job(handle, slow_id, api, timeout=8.0)
+        assert (slow["status"], slow["output"]) == ("failed", {"error": "Could not load audio"})
+        assert wait_job(handle, next_id, api, timeout=5.0)["status"] == "succeeded"  # the worker is free
+        source.thread.join(5)
+        assert not source.thread.is_alive()
+        assert source.peer_closed and source.sent < 100  # the transfer was cut, not read to the end
+        assert handle.engine.calls[0].url == "media://next"  # the slow job never reached the engine
+        assert list(handle.store_dir.joinpath("downloads").iterdir()) == []  # partial file removed

@@ -135,3 +135,47 @@ def test_sign_webhook_and_retry_reason_units() -> None:
     assert retry_reason(requests.ConnectionError()) == "connection_failed"
     assert retry_reason(ValueError()) == "unknown_error"
     assert retry_reason(None, 500) == "http_error"
+
+
+def test_redirected_webhook_is_reposted_with_the_signed_body(pyannote_wav: Path) -> None:
+    redirects = {"/moved": (302, "/hook"), "/a": (301, "/b")}
+    with WebhookReceiver(redirects=redirects) as receiver, \
+            start_server(webhook_retry_delays=FAST, webhook_secret="whsec-r") as handle, requests.Session() as api:
+        root = receiver.url.rsplit("/", 1)[0]
+        receiver.redirects["/b"] = (307, f"{root}/hook")  # absolute Location: 2 redirects, the limit
+        api.headers["Authorization"] = f"Bearer {handle.api_key}"
+        media = upload_file(handle, pyannote_wav, "m", api)
+        one = api.post(f"{handle.base_url}/diarize", json={"url": media, "webhook": f"{root}/moved"}).json()["jobId"]
+        receiver.wait_for(2)
+        two = api.post(f"{handle.base_url}/diarize", json={"url": media, "webhook": f"{root}/a"}).json()["jobId"]
+        hooks = receiver.wait_for(5)
+        assert handle.wait_idle(5)
+    assert [(h.method, h.path) for h in hooks] == [
+        ("POST", "/moved"), ("POST", "/hook"), ("POST", "/a"), ("POST", "/b"), ("POST", "/hook")]
+    for first, last, job_id in ((hooks[0], hooks[1], one), (hooks[2], hooks[4], two)):
+        assert last.body == first.body  # the exact signed bytes, re-posted
+        assert json.loads(last.body)["jobId"] == job_id and json.loads(last.body)["status"] == "succeeded"
+        assert last.headers["x-signature"] == first.headers["x-signature"]
+        assert hmac.compare_digest(last.headers["x-signature"],
+                                   _expected_signature("whsec-r", last.headers, last.body, "base64"))
+    assert [(a.retry_num, a.status_code, a.outcome) for a in handle.webhook_attempts] == [
+        (0, 200, "delivered"), (0, 200, "delivered")]
+
+
+def test_third_redirect_fails_the_attempt_as_too_many_redirects(pyannote_wav: Path) -> None:
+    chain = {"/r1": (302, "/r2"), "/r2": (302, "/r3"), "/r3": (302, "/hook")}
+    with WebhookReceiver(redirects=chain) as receiver, \
+            start_server(webhook_retry_delays=FAST) as handle, requests.Session() as api:
+        api.headers["Authorization"] = f"Bearer {handle.api_key}"
+        media = upload_file(handle, pyannote_wav, "m3", api)
+        api.post(f"{handle.base_url}/diarize", json={"url": media, "webhook": receiver.url.replace("/hook", "/r1")})
+        receiver.wait_for(12)
+        assert handle.wait_idle(5)
+    # every attempt follows 2 redirects, gets a 3rd and gives up: /hook is never reached
+    assert [h.path for h in receiver.requests] == ["/r1", "/r2", "/r3"] * 4
+    assert all(h.method == "POST" for h in receiver.requests)
+    assert [(h.headers.get("x-retry-num"), h.headers.get("x-retry-reason")) for h in receiver.requests[::3]] == [
+        (None, None), ("1", "too_many_redirects"), ("2", "too_many_redirects"), ("3", "too_many_redirects")]
+    assert [(a.retry_num, a.retry_reason, a.status_code, a.outcome) for a in handle.webhook_attempts] == [
+        (0, None, 302, "too_many_redirects"), (1, "too_many_redirects", 302, "too_many_redirects"),
+        (2, "too_many_redirects", 302, "too_many_redirects"), (3, "too_many_redirects", 302, "too_many_redirects")]
