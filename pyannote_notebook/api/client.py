@@ -46,6 +46,7 @@ from pyannote_notebook.api.options import (
 )
 from pyannote_notebook.api.ratelimit import RateBudget
 from pyannote_notebook.api.retry import (
+    DeadlineReached,
     adapter_retry,
     backoff_delay,
     connection_error,
@@ -195,10 +196,12 @@ class Client:
         return headers
 
     def _send(self, method: str, url: str, *, auth: bool = True, json: Any = None,
-              params: Mapping[str, Any] | None = None, data: Any = None) -> requests.Response:
+              params: Mapping[str, Any] | None = None, data: Any = None,
+              timeout: float | None = None) -> requests.Response:
         headers = self._headers(auth)
         resp = self._session.request(method, url, headers=headers, json=json, params=params,
-                                     data=data, timeout=self.timeout, allow_redirects=False)
+                                     data=data, timeout=self.timeout if timeout is None else timeout,
+                                     allow_redirects=False)
         logger.debug("%s %s -> %s", method, safe_path(url), resp.status_code)
         date = resp.headers.get("Date")
         if date:
@@ -218,29 +221,53 @@ class Client:
 
     def _request(self, method: str, url: str, *, bucket: str | None, auth: bool = True,
                  json: Any = None, params: Mapping[str, Any] | None = None,
-                 body: Callable[[], Any] | None = None) -> requests.Response:
+                 body: Callable[[], Any] | None = None,
+                 deadline: float | None = None) -> requests.Response:
         """Send an idempotent request with retries; return the 2xx/3xx response.
 
         Retries connection errors, timeouts, 429 and 5xx up to ``max_retries`` times (jittered
         exponential backoff, ``Retry-After`` honoured), taking a rate-budget token per attempt.
 
+        ``deadline`` (a ``time.monotonic()`` value, used by ``Job.wait(timeout=...)``) bounds the
+        whole call: the rate-budget wait and each attempt's connect/read timeout are capped at the
+        time left, and a retry whose delay (backoff or ``Retry-After``) would end past the deadline
+        is not made: the last error is raised at once instead (so the caller can keep listening
+        for a webhook until its deadline). No attempt starts once the deadline has passed.
+
         Raises
         ------
         APIError subclass
-            For an error status (after retries for 429/5xx).
+            For an error status (after retries for 429/5xx, or when the next retry would end
+            past ``deadline``; a 429 carries ``retry_after``).
         ConnectionFailed
             When the last attempt could not complete.
+        DeadlineReached
+            (a ``ConnectionFailed``) ``deadline`` passed before an attempt could start.
         """
         attempt = 0
         while True:
+            timeout: float | None = None
+            left: float | None = None
+            if deadline is not None:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise DeadlineReached(f"{method} {safe_path(url)}: not sent, the caller's "
+                                          "deadline has passed")
+                timeout = min(self.timeout, left)
             if bucket and self.rate_budget is not None:
-                self.rate_budget.acquire(bucket)
+                if not self.rate_budget.acquire(bucket, timeout=left):
+                    raise DeadlineReached(f"{method} {safe_path(url)}: not sent, no rate-budget "
+                                          "token before the caller's deadline")
+                if deadline is not None:
+                    timeout = min(self.timeout, max(0.001, deadline - time.monotonic()))
+            error: PyannoteNotebookError
             try:
                 resp = self._send(method, url, auth=auth, json=json, params=params,
-                                  data=body() if body is not None else None)
+                                  data=body() if body is not None else None, timeout=timeout)
             except requests.RequestException as exc:
+                error = connection_error(method, url, exc, *self._secrets())
                 if attempt >= self.max_retries:
-                    raise connection_error(method, url, exc, *self._secrets()) from None
+                    raise error from None
                 delay = backoff_delay(attempt, rng=self._rng)
                 logger.info("%s %s failed (%s); retry %d in %.2f s", method, safe_path(url),
                             type(exc).__name__, attempt + 1, delay)
@@ -248,14 +275,19 @@ class Client:
                 retry_after = self._observe(bucket, resp)
                 if resp.status_code < 400:
                     return resp
+                error = error_from_response(method, url, resp, *self._secrets())
                 if not (resp.status_code == 429 or resp.status_code >= 500) \
                         or attempt >= self.max_retries:
-                    raise error_from_response(method, url, resp, *self._secrets())
+                    raise error
                 delay = retry_after if retry_after is not None \
                     else backoff_delay(attempt, rng=self._rng)
                 logger.info("%s %s -> %d; retry %d in %.2f s", method, safe_path(url),
                             resp.status_code, attempt + 1, delay)
                 resp.close()
+            if deadline is not None and time.monotonic() + delay >= deadline:
+                logger.info("%s %s: the retry would end past the caller's deadline; giving up",
+                            method, safe_path(url))
+                raise error
             attempt += 1
             self._sleep(delay)
 
@@ -296,20 +328,28 @@ class Client:
         url = self.base_url + "/test"
         return self._json("GET", url, self._request("GET", url, bucket=None))
 
-    def get_job(self, job_id: str) -> JobInfo:
+    def get_job(self, job_id: str, *, deadline: float | None = None) -> JobInfo:
         """``GET /v1/jobs/{job_id}``: the job's status and output (retried on transient failures).
+
+        Parameters
+        ----------
+        job_id : str
+        deadline : float, optional
+            A ``time.monotonic()`` value no sleep, retry or read goes past (what
+            ``Job.wait(timeout=...)`` passes); ``None``: only ``timeout``/``max_retries`` bound it.
 
         Raises
         ------
         NotFound
             Unknown job id.
         ConnectionFailed, ServerError, RateLimited
-            After ``max_retries`` retries.
+            After ``max_retries`` retries, or when the next retry would end past ``deadline``
+            (``DeadlineReached``, a ``ConnectionFailed``, when it passed before a request).
         """
         if not isinstance(job_id, str) or not job_id:
             raise InvalidOption("job_id", f"must be a non-empty string, got {job_id!r}")
         url = f"{self.base_url}/jobs/{quote(job_id, safe='')}"
-        data = self._json("GET", url, self._request("GET", url, bucket="read"))
+        data = self._json("GET", url, self._request("GET", url, bucket="read", deadline=deadline))
         if not isinstance(data, dict):
             raise APIError("job answer is not a JSON object", method="GET", path=safe_path(url))
         with self._state_lock:

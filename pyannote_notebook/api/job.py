@@ -188,10 +188,15 @@ class Job:
             raise JobFailed(self.id, (output or {}).get("error"))
         raise JobCanceled(self.id, (output or {}).get("error"))
 
-    def _try_refresh(self) -> tuple[JobInfo | None, float | None]:
-        """One refresh; transient failures (after the client's own retries) are logged, not raised."""
+    def _try_refresh(self, deadline: float | None = None) -> tuple[JobInfo | None, float | None]:
+        """One refresh bounded by ``deadline`` (monotonic; see :meth:`Client.get_job`).
+
+        Transient failures (after the client's own retries, or when a retry would end past the
+        deadline) are logged, not raised; returns ``(info or None, Retry-After or None)``.
+        """
         try:
-            return self.refresh(), None
+            self.info = self.client.get_job(self.id, deadline=deadline)
+            return self.info, None
         except RateLimited as exc:
             logger.warning("job %s: rate limited while polling; waiting %s s", self.id,
                            exc.retry_after)
@@ -206,7 +211,12 @@ class Job:
         Parameters
         ----------
         timeout : float, optional
-            Give up after this many seconds (``None``: wait forever).
+            Give up after this many seconds (``None``: wait forever). It bounds everything the
+            wait does: every poll is made with this deadline (the rate-budget wait, each
+            attempt's connect/read timeout and every retry sleep, ``Retry-After`` included, are
+            capped at the time left; a retry that would end past the deadline is not made), so
+            :class:`WaitTimeout` is raised at ``timeout`` s, not later. A ``Retry-After`` that
+            fits before the deadline is honoured.
         poll : float, optional
             Fixed polling interval in seconds. ``None`` (default) polls adaptively: first poll
             near 1 s, then backoff x1.5 up to 10 s; when the audio duration is known and jobs of
@@ -227,8 +237,9 @@ class Job:
         JobCanceled
             The job was canceled.
         WaitTimeout
-            ``timeout`` passed; a ``TimeoutError``. The job keeps running on the service:
-            re-attach later with ``client.job(job_id).wait()``.
+            ``timeout`` passed; a ``TimeoutError`` naming the job and its last known status.
+            The job keeps running on the service: re-attach later with
+            ``client.job(job_id).wait()``.
         JobError
             The job succeeded but its output has expired.
         NotFound, AuthenticationError
@@ -281,7 +292,7 @@ class Job:
                 elif deadline is not None and time.monotonic() >= deadline:
                     raise WaitTimeout(self.id, timeout if timeout is not None else 0.0,
                                       self.status if self.info is not None else None)
-                info, retry_after = self._try_refresh()
+                info, retry_after = self._try_refresh(deadline)
                 if info is not None and info.done:
                     return self._finish(info)
                 if info is not None and self._created_monotonic is None:

@@ -39,9 +39,18 @@ __all__ = [
     "connection_error",
     "redact",
     "adapter_retry",
+    "DeadlineReached",
 ]
 
 _RETRY_AFTER = Retry()
+
+
+class DeadlineReached(ConnectionFailed):
+    """A request with a caller's deadline (``Job.wait(timeout=...)``) could not be answered in time.
+
+    Raised by the client instead of starting an attempt (or taking a rate-budget token) once the
+    deadline has passed; ``Job.wait`` turns it into :class:`~pyannote_notebook.errors.WaitTimeout`.
+    """
 
 
 def adapter_retry(connect: int = 2) -> Retry:

@@ -15,6 +15,7 @@ _EXPORTS: dict[str, str] = {
     "content_key": "pyannote_notebook.jobs.store",
     "Job": "pyannote_notebook.jobs.handle",
     "Batch": "pyannote_notebook.jobs.batch",
+    "NotSubmitted": "pyannote_notebook.jobs.batch",
     "Session": "pyannote_notebook.jobs.session",
     "configure": "pyannote_notebook.jobs.session",
     "get_session": "pyannote_notebook.jobs.session",

@@ -15,6 +15,20 @@ team. A loop of ``Job.wait`` calls would spend one GET per job per poll; this mo
 Each failure is captured in its slot (the exception object) without stopping the others; the
 store records every job as soon as it is created, so a killed kernel that runs the same cell again
 re-attaches to the same jobs and submits nothing twice.
+
+``timeout`` is a deadline for the whole call (``timeout`` seconds after it starts), not a per-file
+bound. At the deadline:
+
+* no new submission starts: queued inputs are cancelled, and a stop flag is checked before each
+  upload and before each job-creating request, so nothing is billed after the deadline;
+* a submission already in flight (at most ``max_concurrency`` of them; a create request cannot be
+  recalled once sent) is allowed to finish, so its job is recorded in the store and the batch; the
+  call therefore returns at the deadline plus at most the duration of those requests;
+* polling stops (a poll in progress is cut at the deadline: ``get_job(deadline=...)``);
+* every input not finished holds a :class:`~pyannote_notebook.errors.WaitTimeout`: with the real job
+  id and last known status when its job was created (the job keeps running; running the same call
+  again re-attaches to it from the store), or a :class:`NotSubmitted` (a ``WaitTimeout`` with no job
+  id) saying it was not submitted before the timeout and nothing was billed.
 """
 
 from __future__ import annotations
@@ -28,7 +42,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
-from ..errors import JobCanceled, JobFailed, WaitTimeout
+from ..errors import JobCanceled, JobError, JobFailed, WaitTimeout
 from .progress import make_progress, status_bucket
 from .store import TERMINAL_STATUSES, JobStore
 
@@ -39,11 +53,73 @@ if TYPE_CHECKING:  # pragma: no cover
     from .handle import Job
     from .session import Session
 
-__all__ = ["Batch", "BatchItem", "run_batch"]
+__all__ = ["Batch", "BatchItem", "NotSubmitted", "run_batch"]
 
 log = logging.getLogger(__name__)
 
 PAGE_SIZE = 100
+NOT_SUBMITTED = "not submitted"
+
+
+class NotSubmitted(WaitTimeout):
+    """A batch input that was not submitted before the batch's ``timeout``: nothing was billed.
+
+    A :class:`~pyannote_notebook.errors.WaitTimeout` (so a ``TimeoutError``) whose ``job_id`` is
+    ``None``: no job exists for it. Running the same call again submits it.
+    """
+
+    def __init__(self, label: str, timeout: float) -> None:
+        self.timeout = timeout
+        self.last_status = None
+        JobError.__init__(
+            self, None,  # type: ignore[arg-type]  # no job was created
+            f"{label or 'input'}: not submitted before the timeout ({timeout:g} s); nothing was "
+            "billed. Run the same call again to submit it",
+        )
+
+
+class _Stopped(Exception):
+    """Raised by :class:`_StopGate` when the batch's deadline passed before a billable request."""
+
+
+class _StopGate:
+    """The batch's client, refusing to start an upload or a job creation once ``stop`` is set.
+
+    Everything else is the wrapped client's (attribute access is delegated), so the session's
+    submission code runs unchanged; the gate is only the point where "no new billed request after
+    the deadline" is checked, just before each upload and each create.
+    """
+
+    def __init__(self, client: Client, stop: threading.Event) -> None:
+        self._client = client
+        self._stop = stop
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+    def _check(self) -> None:
+        if self._stop.is_set():
+            raise _Stopped()
+
+    def upload(self, *args: Any, **kwargs: Any) -> Any:
+        self._check()
+        return self._client.upload(*args, **kwargs)
+
+    def diarize(self, *args: Any, **kwargs: Any) -> Any:
+        self._check()
+        return self._client.diarize(*args, **kwargs)
+
+    def identify(self, *args: Any, **kwargs: Any) -> Any:
+        self._check()
+        return self._client.identify(*args, **kwargs)
+
+    def voiceprint(self, *args: Any, **kwargs: Any) -> Any:
+        self._check()
+        return self._client.voiceprint(*args, **kwargs)
+
+    def submit(self, *args: Any, **kwargs: Any) -> Any:
+        self._check()
+        return self._client.submit(*args, **kwargs)
 
 
 @dataclass
@@ -120,6 +196,7 @@ class Batch:
             "job_id": [it.job.id if it.job is not None else None for it in self._items],
             "status": [
                 "failed" if it.error is not None and it.state not in ("failed", "canceled")
+                and not isinstance(it.error, WaitTimeout)
                 else it.state for it in self._items
             ],
             "error": [None if it.error is None else f"{type(it.error).__name__}: {it.error}"
@@ -170,6 +247,9 @@ class _Runner:
         self._forced_hashes: set[str] = set()
         self.list_gap = 1.0
         self._last_list = -float("inf")
+        self.stop = threading.Event()  # set at the deadline: no new upload or create starts
+        self.gate = _StopGate(client, self.stop)
+        self.deadline: float | None = None
 
     # ------------------------------------------------------------------ bookkeeping
 
@@ -213,6 +293,9 @@ class _Runner:
     def _submit_one(self, it: BatchItem, keys: dict[str, threading.Lock]) -> None:
         from .session import prepare_audio
 
+        if self.stop.is_set():
+            self._not_submitted(it)
+            return
         try:
             prep = prepare_audio(it.audio, sample_rate=self.sample_rate)
             it.label, it.uri = prep.label, prep.uri
@@ -227,11 +310,17 @@ class _Runner:
                     self.changed.set()
 
                 with key_lock:
+                    if self.stop.is_set():
+                        raise _Stopped()
+                    # the gate refuses an upload or a create once the deadline has passed
                     job = self.session._submit(
-                        self.kind, prep, self.options, client=self.client, store=self.store,
+                        self.kind, prep, self.options, client=self.gate,  # type: ignore[arg-type]
+                        store=self.store,
                         force=self.force and not self._forced(prep.audio_hash), on_state=on_state)
             finally:
                 prep.close()
+            if job.client is self.gate:
+                job.client = self.client
             rec = self.store.get(job.id)
             with self.lock:
                 it.job = job
@@ -241,8 +330,15 @@ class _Runner:
             if rec is not None and rec.status in TERMINAL_STATUSES and (
                     rec.output is not None or rec.status != "succeeded"):
                 self._finish_from_output(it, rec.status, rec.output, rec.error)
+        except _Stopped:
+            self._not_submitted(it)
         except Exception as exc:
             self._finish(it, error=exc, state="error")
+
+    def _not_submitted(self, it: BatchItem) -> None:
+        if not it.label:
+            it.label = _label(it.audio)
+        self._finish(it, error=NotSubmitted(it.label, self.timeout or 0.0), state=NOT_SUBMITTED)
 
     def _forced(self, audio_hash: str) -> bool:
         """With force=True, only the first occurrence of a content is resubmitted."""
@@ -278,7 +374,7 @@ class _Runner:
         assert it.job is not None
         try:
             self.requests["get"] += 1
-            info = self.client.get_job(it.job.id)  # the store listener records it
+            info = self.client.get_job(it.job.id, deadline=self.deadline)  # the store records it
         except Exception as exc:
             from ..errors import NotFound
 
@@ -354,6 +450,8 @@ class _Runner:
         else:
             to_get = pending
         for it in to_get:
+            if self.deadline is not None and time.monotonic() >= self.deadline:
+                break
             self._get(it)
         return bool(to_get)
 
@@ -362,12 +460,14 @@ class _Runner:
     def run(self, raise_on_error: bool) -> Batch:
         start = time.monotonic()
         deadline = None if self.timeout is None else start + self.timeout
+        self.deadline = deadline
         self.reporter.update(self.counts())
         pool = ThreadPoolExecutor(max_workers=self.max_concurrency,
                                   thread_name_prefix="pyannote-batch")
         keys: dict[str, threading.Lock] = {}
         futures = [pool.submit(self._submit_one, it, keys) for it in self.items]
         interval = self.poll_min
+        timed_out = False
         try:
             while True:
                 all_submitted = all(f.done() for f in futures)
@@ -377,21 +477,49 @@ class _Runner:
                     remaining = [it for it in self.items if not it.done]
                 if all_submitted and not remaining:
                     break
-                if deadline is not None and time.monotonic() > deadline:
-                    for it in remaining:
-                        jid = it.job.id if it.job is not None else "<not submitted>"
-                        self._finish(it, error=WaitTimeout(jid, self.timeout or 0.0, it.state))
+                if deadline is not None and time.monotonic() >= deadline:
+                    timed_out = True
                     break
                 interval = self.poll_min if changed else min(interval * 1.5, self.poll_max)
-                self.changed.wait(interval)
+                wait = interval if deadline is None else min(interval, deadline - time.monotonic())
+                self.changed.wait(max(0.0, wait))
                 self.changed.clear()
         finally:
-            pool.shutdown(wait=True)
+            # the deadline (or an interrupt): start nothing new; in-flight submissions finish and
+            # are recorded (a sent create cannot be recalled)
+            self.stop.set()
+            for fut in futures:
+                fut.cancel()
+            pool.shutdown(wait=True, cancel_futures=True)
+            if timed_out:
+                self._expire()
             self.reporter.close(self.counts())
         batch = Batch(self.items, time.monotonic() - start)
         if raise_on_error and batch.failed:
             raise batch.results[batch.failed[0]]
         return batch
+
+    def _expire(self) -> None:
+        """At the deadline, after the pool stopped: every unfinished input gets its timeout error."""
+        for it in self.items:
+            if it.done:
+                continue
+            if it.job is not None:
+                self._finish(it, error=WaitTimeout(it.job.id, self.timeout or 0.0, it.state))
+            else:
+                self._not_submitted(it)
+
+
+def _label(audio: Any) -> str:
+    """A short name for an input that was never prepared (never submitted)."""
+    try:
+        import os
+
+        if isinstance(audio, (str, os.PathLike)):
+            return os.path.basename(os.fspath(audio)) or str(audio)
+    except TypeError:  # pragma: no cover
+        pass
+    return type(audio).__name__
 
 
 def run_batch(
@@ -412,9 +540,15 @@ def run_batch(
     """Run a batch (see module docstring) and return a :class:`Batch`.
 
     ``raise_on_error=True`` raises the first failure in input order **after every input has
-    finished** (nothing is abandoned half-way). ``timeout`` bounds the whole batch: inputs not
-    finished by then hold a :class:`WaitTimeout` (their jobs keep running; run the same call
-    again to re-attach).
+    finished** (nothing is abandoned half-way).
+
+    ``timeout`` (seconds, ``None``: no limit) is a deadline for the whole call, counted from its
+    start. At the deadline no new upload or job creation starts (queued inputs are cancelled); a
+    submission already in flight may complete and is recorded (store and batch), so the call
+    returns at the deadline plus at most the duration of the in-flight requests. Unfinished inputs
+    then hold a :class:`WaitTimeout` naming their job id and last status (the job keeps running;
+    run the same call again to re-attach), or a :class:`NotSubmitted` when no job was created for
+    them (nothing billed; the summary's status says ``"not submitted"``).
     """
     runner = _Runner(session, audios, kind=kind, options=options, client=client, store=store,
                      max_concurrency=max_concurrency, progress=progress, timeout=timeout,

@@ -657,8 +657,12 @@ class Session:
         raise_on_error : bool
             Raise the first failure in input order **after every input has finished**.
         timeout : float, optional
-            Bound on the whole batch; unfinished inputs then hold a ``WaitTimeout`` (their jobs
-            keep running: run the same call again to re-attach).
+            A deadline for the whole call (seconds). After it nothing new is uploaded or
+            submitted and polling stops; a submission already in flight finishes and is
+            recorded (a sent create cannot be recalled), so the call returns at the deadline
+            plus at most ``max_concurrency`` in-flight requests. Unfinished inputs hold a
+            ``WaitTimeout`` naming their job (it keeps running; the same call again
+            re-attaches) or, when no job was created, ``NotSubmitted`` (nothing was billed).
 
         Raises
         ------

@@ -199,3 +199,48 @@ def test_sigkill_while_waiting_then_rerun_reattaches(server, tmp_path):
     assert sorted(ids) == sorted(snap)
     store = JobStore(store_path)
     assert all(store.get(i).output == snap[i]["output"] for i in ids)
+
+
+def test_timeout_is_a_deadline_for_the_whole_batch(server, session, tmp_path):
+    """Regression (review): the batch ran 10 s past timeout=1 and created all 5 billed jobs."""
+    from pyannote_notebook.errors import WaitTimeout
+    from pyannote_notebook.jobs.batch import NotSubmitted
+
+    wavs = make_wavs(tmp_path, 5)
+    server.engine.script(lambda kind, params: True, Script(duration=3.0))  # outlives the batch
+    # every create takes 2 s: the first is in flight at the 1 s deadline, nothing else may start
+    server.faults = Faults(slow_rate=1.0, slow_seconds=2.0, paths=["/v1/diarize"])
+    start = time.monotonic()
+    batch = session.diarize_many(wavs, max_concurrency=1, timeout=1.0)
+    elapsed = time.monotonic() - start
+    assert elapsed < 1.0 + 2.5  # the deadline plus the in-flight create
+    assert server.stats.jobs_created == 1
+    assert server.stats.requests[("POST", "/v1/diarize")] == 1
+    assert server.stats.requests[("POST", "/v1/media/input")] == 1  # no upload after the deadline
+
+    created = [j["job_id"] for j in server.jobs_snapshot()]
+    assert batch.job_ids == [created[0], None, None, None, None]
+    first = batch.results[0]
+    assert type(first) is WaitTimeout and first.job_id == created[0]
+    assert first.last_status == "created"
+    assert str(first).startswith(f"job {created[0]} not finished after 1 s (last status: created)")
+    for i in range(1, 5):
+        err = batch.results[i]
+        assert isinstance(err, NotSubmitted) and isinstance(err, WaitTimeout)
+        assert err.job_id is None
+        assert str(err) == (f"f{i:03d}.wav: not submitted before the timeout (1 s); nothing was "
+                            "billed. Run the same call again to submit it")
+    summary = batch.summary
+    assert summary["job_id"].iloc[0] == created[0] and summary["job_id"].iloc[1:].isna().all()
+    assert list(summary["status"]) == ["created"] + ["not submitted"] * 4
+    assert summary["error"].iloc[1] == f"NotSubmitted: {batch.results[1]}"
+    # the created job is in the store, under the content key a rerun looks up
+    assert session.store.get(created[0]).key is not None
+
+    # a rerun re-attaches to that job and submits only the four others
+    server.faults = None
+    server.engine.script(lambda kind, params: True, Script(duration=0.05))
+    again = session.diarize_many(wavs, max_concurrency=1, timeout=60)
+    assert server.stats.jobs_created == 5
+    assert again.failed == [] and again.job_ids[0] == created[0]
+    assert len(set(again.job_ids)) == 5
