@@ -31,6 +31,16 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
+    return value
+
+
 def _non_negative_float(text: str) -> float:
     try:
         value = float(text)
@@ -64,10 +74,11 @@ def build_parser() -> argparse.ArgumentParser:
                        help="directory for uploads and job state (a temporary one by default)")
     serve.add_argument("--output-ttl", type=_non_negative_float, default=24 * 3600.0,
                        metavar="SECONDS", help="how long outputs stay after completion")
-    serve.add_argument("--rate-limit", type=int, default=None, metavar="N",
-                       help="job-creating requests per minute (default: unlimited)")
-    serve.add_argument("--read-rate-limit", type=int, default=None, metavar="N",
-                       help="job reads per minute (default: unlimited)")
+    serve.add_argument("--rate-limit", type=_non_negative_int, default=100, metavar="N",
+                       help="job-creating and media-URL requests per minute and key, as the "
+                            "service publishes (default 100; 0: unlimited)")
+    serve.add_argument("--read-rate-limit", type=_non_negative_int, default=300, metavar="N",
+                       help="job reads per minute and key (default 300; 0: unlimited)")
 
     diarize = sub.add_parser("diarize", help="diarize audio files with the local engine")
     diarize.add_argument("audio", nargs="+", metavar="AUDIO")

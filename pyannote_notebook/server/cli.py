@@ -26,10 +26,11 @@ def run(args: argparse.Namespace) -> int:
     from .limits import RateLimits
 
     try:
-        rate_limits = None
-        if args.rate_limit is not None or args.read_rate_limit is not None:
-            rate_limits = RateLimits(create_per_minute=args.rate_limit,
-                                     read_per_minute=args.read_rate_limit)
+        # the service's published limits by default (0 = unlimited), so clients meet 429s here
+        # as they would in the cloud
+        create, read = args.rate_limit or None, args.read_rate_limit or None
+        rate_limits = (RateLimits(create_per_minute=create, read_per_minute=read)
+                       if create or read else None)
         handle = start_server(
             host=args.host, port=args.port, api_keys=args.api_key,
             webhook_secret=args.webhook_secret, signature_encoding=args.signature_encoding,

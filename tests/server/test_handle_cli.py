@@ -161,6 +161,26 @@ def test_cli_serve_with_given_key_and_rate_limit() -> None:
         proc.kill()
 
 
+def test_cli_serve_defaults_to_the_published_limits_and_0_lifts_them() -> None:
+    for extra, expected in ([], ("100", "300")), (["--rate-limit", "0", "--read-rate-limit", "0"],
+                                                   (None, None)):
+        proc = _start_cli("--engine", "scripted", "--api-key", "k", *extra)
+        try:
+            out = _read_until(proc, "Press Ctrl-C")
+            base_url = re.search(r"at (http://127\.0\.0\.1:\d+/v1)\n", out).group(1)  # type: ignore[union-attr]
+            headers = {"Authorization": "Bearer k"}
+            create = requests.post(f"{base_url}/media/input", json={"url": "media://a"},
+                                   headers=headers)
+            read = requests.get(f"{base_url.removesuffix('/v1')}/v2/jobs", headers=headers)
+            assert (create.status_code, read.status_code) == (201, 200)
+            assert (create.headers.get("X-RateLimit-Limit"),
+                    read.headers.get("X-RateLimit-Limit")) == expected
+            proc.send_signal(signal.SIGTERM)
+            assert proc.wait(15) == 0
+        finally:
+            proc.kill()
+
+
 def test_cli_serve_bad_engine_exits_2_with_message() -> None:
     proc = _start_cli("--engine", "gpu")
     assert proc.wait(30) == 2
