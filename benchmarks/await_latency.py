@@ -41,17 +41,9 @@ import time
 import warnings
 from pathlib import Path
 
+from _machine import cpu_model  # benchmarks/ is on sys.path when run as a script
+
 RATE = 0.05  # scripted processing seconds per audio second
-
-
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def _completion(handle, job_id: str) -> float:
@@ -171,7 +163,7 @@ def main(argv: list[str] | None = None) -> int:
         "## Await latency: Job.wait vs pyannoteai-sdk retrieve(every_seconds=10) vs webhook",
         "",
         f"- Command: `{cmd}`",
-        f"- Machine: {os.cpu_count()} CPUs (`nproc`), {_cpu_model()}; Python {platform.python_version()}",
+        f"- Machine: {os.cpu_count()} CPUs (`nproc`), {cpu_model()}; Python {platform.python_version()}",
         f"- Date: {dt.datetime.now(dt.UTC).strftime('%Y-%m-%d %H:%M UTC')}; wall time of the measured run {wall:.0f} s",
         (f"- {n} jobs per length and waiter (webhook jobs included), run concurrently on one local "
          f"server (scripted engine, no queueing); job k of n lasts D + 10*(k+0.5)/n s; audio duration "

@@ -44,6 +44,8 @@ from pyannote_notebook.jobs.session import Session  # noqa: E402
 from pyannote_notebook.server import RateLimits, Script, ScriptedEngine, start_server  # noqa: E402
 from pyannote_notebook.server.testing import write_wav  # noqa: E402
 
+from _machine import cpu_model  # noqa: E402  (benchmarks/ is on sys.path as a script)
+
 
 def make_files(folder: Path, n: int) -> list[Path]:
     return [write_wav(folder / f"f{i:04d}.wav", seconds=0.1 + 0.001 * (i % 200),
@@ -120,16 +122,6 @@ def run_naive(args: argparse.Namespace, files: list[Path]) -> dict:
     finally:
         SDKClient.API_URL = old
         handle.stop()
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def main() -> None:

@@ -32,6 +32,8 @@ from pyannote.core import Annotation, Segment
 
 from pyannote_notebook.results import Result
 
+from _machine import cpu_model  # benchmarks/ is on sys.path when run as a script
+
 
 def make_output(n_turns: int, n_speakers: int = 10, seed: int = 0) -> dict[str, Any]:
     """A sorted, overlapping diarization of ``n_turns`` turns (ms-rounded, as the service)."""
@@ -99,10 +101,7 @@ def main() -> None:
         df_b.astype({"uri": object, "speaker": object}),
         check_dtype=False,
     )
-    cpu = next(
-        (ln.split(":", 1)[1].strip() for ln in open("/proc/cpuinfo") if ln.startswith("model name")),
-        platform.processor(),
-    )
+    cpu = cpu_model()
     print(f"turns: {args.turns}, best of {args.repeat}, python {platform.python_version()}, "
           f"cpu: {cpu}")
     print(f"baseline (per-turn loop + rename_tracks + row-dict DataFrame): {t_base:.3f} s")

@@ -30,6 +30,8 @@ from pathlib import Path
 
 import numpy as np
 
+from _machine import cpu_model  # benchmarks/ is on sys.path when run as a script
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
@@ -197,8 +199,7 @@ def main() -> int:
 
     out_dir = Path(args.out) if args.out else samples.cache_dir() / "bench_engine"
     out_dir.mkdir(parents=True, exist_ok=True)
-    cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo")
-                if line.startswith("model name")), platform.processor())
+    cpu = cpu_model()
     print(f"## Local engine ({datetime.date.today().isoformat()})\n")
     print(f"Command: `.venv/bin/python benchmarks/engine.py --minutes {args.minutes:g}`  ")
     print(f"Machine: {os.cpu_count()} cores (`nproc`), {cpu}, Python {platform.python_version()}"
