@@ -235,6 +235,17 @@ class _Options:
         body["kind"] = self.kind
         return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
 
+    def _diarization_fields(self, body: dict[str, Any]) -> None:
+        """Add the speaker counts (set ones only) and output flags diarize and identify share."""
+        for py, wire in (("num_speakers", "numSpeakers"), ("min_speakers", "minSpeakers"),
+                         ("max_speakers", "maxSpeakers")):
+            value = getattr(self, py)
+            if value is not None:
+                body[wire] = value
+        body["exclusive"] = getattr(self, "exclusive")
+        body["confidence"] = getattr(self, "confidence")
+        body["turnLevelConfidence"] = getattr(self, "turn_level_confidence")
+
     def _delivery(self, body: dict[str, Any]) -> dict[str, Any]:
         webhook = getattr(self, "webhook")
         if webhook is not None:
@@ -288,14 +299,7 @@ class DiarizeOptions(_Options):
     def to_json(self) -> dict[str, Any]:
         """Return the camelCase request body (unset values omitted)."""
         body: dict[str, Any] = {"url": self.url, "model": self.model}
-        for py, wire in (("num_speakers", "numSpeakers"), ("min_speakers", "minSpeakers"),
-                         ("max_speakers", "maxSpeakers")):
-            value = getattr(self, py)
-            if value is not None:
-                body[wire] = value
-        body["exclusive"] = self.exclusive
-        body["confidence"] = self.confidence
-        body["turnLevelConfidence"] = self.turn_level_confidence
+        self._diarization_fields(body)
         body["transcription"] = self.transcription
         if self.transcription:
             body["transcriptionConfig"] = {"model": self.transcription_config or TRANSCRIPTION_MODELS[0]}
@@ -351,14 +355,7 @@ class IdentifyOptions(_Options):
         body["voiceprints"] = [{"label": k, "voiceprint": v} for k, v in self.voiceprints]
         body["matching"] = {"exclusive": self.matching_exclusive,
                             "threshold": self.matching_threshold}
-        for py, wire in (("num_speakers", "numSpeakers"), ("min_speakers", "minSpeakers"),
-                         ("max_speakers", "maxSpeakers")):
-            value = getattr(self, py)
-            if value is not None:
-                body[wire] = value
-        body["exclusive"] = self.exclusive
-        body["confidence"] = self.confidence
-        body["turnLevelConfidence"] = self.turn_level_confidence
+        self._diarization_fields(body)
         return self._delivery(body)
 
 

@@ -94,32 +94,20 @@ class _StopGate:
         self._client = client
         self._stop = stop
 
+    #: The client methods that start a billable request (an upload or a job creation).
+    GATED = frozenset(("upload", "diarize", "identify", "voiceprint", "submit"))
+
     def __getattr__(self, name: str) -> Any:
-        return getattr(self._client, name)
+        attribute = getattr(self._client, name)
+        if name not in self.GATED:
+            return attribute
 
-    def _check(self) -> None:
-        if self._stop.is_set():
-            raise _Stopped()
+        def gated(*args: Any, **kwargs: Any) -> Any:
+            if self._stop.is_set():
+                raise _Stopped()
+            return attribute(*args, **kwargs)
 
-    def upload(self, *args: Any, **kwargs: Any) -> Any:
-        self._check()
-        return self._client.upload(*args, **kwargs)
-
-    def diarize(self, *args: Any, **kwargs: Any) -> Any:
-        self._check()
-        return self._client.diarize(*args, **kwargs)
-
-    def identify(self, *args: Any, **kwargs: Any) -> Any:
-        self._check()
-        return self._client.identify(*args, **kwargs)
-
-    def voiceprint(self, *args: Any, **kwargs: Any) -> Any:
-        self._check()
-        return self._client.voiceprint(*args, **kwargs)
-
-    def submit(self, *args: Any, **kwargs: Any) -> Any:
-        self._check()
-        return self._client.submit(*args, **kwargs)
+        return gated
 
 
 @dataclass
