@@ -46,12 +46,16 @@ class Script:
     status : str
         ``"succeeded"``, ``"failed"`` (with ``error`` or the cloud's generic text) or
         ``"canceled"``.
+    hold : threading.Event | None
+        When set, the job stays ``running`` after ``duration`` until this event is set (or the
+        server stops), so a test decides when jobs finish instead of racing the clock.
     """
 
     output: dict[str, Any] | None = None
     duration: float = 0.05
     error: str | None = None
     status: str = "succeeded"
+    hold: threading.Event | None = None
 
     def __post_init__(self) -> None:
         if self.status not in ("succeeded", "failed", "canceled"):
@@ -158,6 +162,9 @@ class ScriptedEngine:
             wake = self._wake
         if script.duration:
             wake.wait(script.duration)
+        if script.hold is not None:
+            while not (script.hold.wait(0.05) or wake.is_set()):
+                pass
         if script.status == "canceled":
             raise JobCanceled("", script.error)
         if script.error is not None or script.status == "failed":

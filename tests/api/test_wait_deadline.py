@@ -51,7 +51,8 @@ def test_wait_timeout_not_extended_by_retry_after(handle, wav):
     with pytest.raises(WaitTimeout) as err:
         job.wait(timeout=2.0)
     elapsed = time.monotonic() - start
-    assert 2.0 <= elapsed < 3.0
+    # honouring Retry-After: 5 would end past 6 s; the slack above 2 s is for a loaded machine
+    assert 2.0 <= elapsed < 4.0
     assert handle.stats.responses_by_status[429] == 1  # Retry-After did not fit: not retried
     assert err.value.job_id == job.id
     assert err.value.last_status in ("created", "running")
@@ -66,7 +67,7 @@ def test_wait_timeout_not_extended_by_dropped_connections(handle, wav):
     with pytest.raises(WaitTimeout) as err:
         job.wait(timeout=2.0)
     elapsed = time.monotonic() - start
-    assert 2.0 <= elapsed < 3.0
+    assert 2.0 <= elapsed < 4.0  # the deadline, plus slack for a loaded machine
     assert handle.stats.dropped_connections >= 1
     assert err.value.job_id == job.id and err.value.last_status == "created"
     _reattach_and_finish(handle, job.id)
@@ -89,7 +90,7 @@ def test_retry_after_that_fits_is_still_honoured(handle, wav):
     elapsed = time.monotonic() - start
     assert slept[0] == 1.0  # the 429's Retry-After, slept inside the retry loop
     assert all(s <= 3.0 for s in slept)
-    assert 3.0 <= elapsed < 4.0
+    assert 3.0 <= elapsed < 5.0  # the deadline, plus slack for a loaded machine
 
 
 def test_get_job_with_a_past_deadline_sends_nothing(handle, wav):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import time
 from pathlib import Path
 
@@ -116,22 +117,28 @@ def test_seeded_faults_are_reproducible() -> None:
 
 
 def test_rate_limits_headers_and_429(pyannote_wav: Path) -> None:
-    limits = RateLimits(create_per_minute=180, read_per_minute=300, window=1.0)  # 3 creates / 5 reads per s
+    # 3 creates per 3 s window; the 4 requests need to share one window (3 s is ample margin)
+    limits = RateLimits(create_per_minute=60, read_per_minute=100, window=3.0)
     with start_server(rate_limits=limits, api_keys=["k1", "k2"]) as handle, requests.Session() as api:
         api.headers["Authorization"] = "Bearer k1"
-        # align on the start of a window so the 4 requests share one
-        time.sleep(1.0 - time.time() % 1.0 + 0.02)
-        answers = [api.post(f"{handle.base_url}/diarize", json={"url": "media://a"}) for _ in range(4)]
+        time.sleep(3.0 - time.time() % 3.0 + 0.02)  # align on the start of a window
+        window_end = (int(time.time() // 3.0) + 1) * 3
+        answers = [api.post(f"{handle.base_url}/diarize", json={"url": "media://a"}) for _ in range(3)]
+        before = time.time()
+        answers.append(api.post(f"{handle.base_url}/diarize", json={"url": "media://a"}))
+        after = time.time()
+        assert after < window_end, "the 4 requests did not fit in one window"
         assert [a.status_code for a in answers] == [200, 200, 200, 429]
         assert [a.headers["X-RateLimit-Limit"] for a in answers] == ["3"] * 4
         assert [a.headers["X-RateLimit-Remaining"] for a in answers] == ["2", "1", "0", "0"]
         assert "X-RateLimit-Reset" not in answers[0].headers
         refused = answers[3]
-        assert refused.headers["Retry-After"] == "1"
-        assert int(refused.headers["X-RateLimit-Reset"]) == int(time.time()) + 1
+        assert int(refused.headers["Retry-After"]) in {math.ceil(window_end - before),
+                                                      math.ceil(window_end - after)}
+        assert int(refused.headers["X-RateLimit-Reset"]) == window_end
         body = refused.json()
         assert set(body) == {"message", "requestId"}
-        assert body["message"] == "Too many requests: at most 3 create requests per 1 s window"
+        assert body["message"] == "Too many requests: at most 3 create requests per 3 s window"
         assert handle.stats.jobs_created == 3
         # the read group and the other key have their own budgets; /v1/test is not limited
         read = api.get(f"{handle.root_url}/v2/jobs")
@@ -140,7 +147,7 @@ def test_rate_limits_headers_and_429(pyannote_wav: Path) -> None:
                               headers={"Authorization": "Bearer k2"})
         assert other.status_code == 201 and other.headers["X-RateLimit-Remaining"] == "2"
         assert "X-RateLimit-Limit" not in api.get(f"{handle.base_url}/test").headers
-        time.sleep(1.0)
+        time.sleep(max(0.0, window_end - time.time()) + 0.02)  # the next window
         assert api.post(f"{handle.base_url}/diarize", json={"url": "media://a"}).status_code == 200
 
 
