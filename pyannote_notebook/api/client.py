@@ -17,8 +17,13 @@ retry policies:
   :class:`~pyannote_notebook.errors.ConnectionFailed` asking to check ``client.list_jobs()``.
   After a read timeout the server may still be working on the request, so the list is read a
   second time, ``min(timeout, 5)`` s later, before concluding "not created".
-  Caveat: a job created in that second by *another* client of the same team is
-  indistinguishable from ours; reconciliation then adopts it or refuses to guess.
+  The service's listing carries no input URL, so a job created in that second by *another*
+  client of the same team is indistinguishable from ours. Witnesses narrow this down:
+  ``client.witnesses`` holds objects with ``known_job_ids(since)`` (job ids recorded elsewhere,
+  e.g. by other kernels sharing the job store: never adopted) and ``rival_creates(since)``
+  (other processes creating jobs at the same time: then a single candidate is not adopted, the
+  client refuses to guess). The jobs layer registers its store as a witness. Clients of the same
+  team that share no store stay invisible: that residual case is documented, not detectable.
 """
 
 from __future__ import annotations
@@ -155,6 +160,9 @@ class Client:
             session.mount("https://", adapter)
         self._session = session
         self.listeners: list[Callable[[JobInfo], None]] = []
+        #: Objects with ``known_job_ids(since) -> set[str]`` and ``rival_creates(since) -> int``
+        #: consulted when reconciling an ambiguous create (see the module docstring).
+        self.witnesses: list[Any] = []
         self._known: set[str] = set()
         self._kinds: dict[str, str] = {}
         self._state_lock = threading.Lock()
@@ -254,16 +262,21 @@ class Client:
                     raise DeadlineReached(f"{method} {safe_path(url)}: not sent, the caller's "
                                           "deadline has passed")
                 timeout = min(self.timeout, left)
-            if bucket and self.rate_budget is not None:
-                if not self.rate_budget.acquire(bucket, timeout=left):
+            budget = self.rate_budget if bucket else None
+            if budget is not None:
+                if not budget.acquire(bucket, timeout=left, until_release=True):
                     raise DeadlineReached(f"{method} {safe_path(url)}: not sent, no rate-budget "
                                           "token before the caller's deadline")
                 if deadline is not None:
                     timeout = min(self.timeout, max(0.001, deadline - time.monotonic()))
             error: PyannoteNotebookError
             try:
-                resp = self._send(method, url, auth=auth, json=json, params=params,
-                                  data=body() if body is not None else None, timeout=timeout)
+                try:
+                    resp = self._send(method, url, auth=auth, json=json, params=params,
+                                      data=body() if body is not None else None, timeout=timeout)
+                finally:
+                    if budget is not None:
+                        budget.release(bucket)  # type: ignore[arg-type]
             except requests.RequestException as exc:
                 error = connection_error(method, url, exc, *self._secrets())
                 if attempt >= self.max_retries:
@@ -571,13 +584,18 @@ class Client:
         with self._create_lock:
             attempt = 0
             while True:
-                if self.rate_budget is not None:
-                    self.rate_budget.acquire("create")
+                budget = self.rate_budget
+                if budget is not None:
+                    budget.acquire("create", until_release=True)
                 sent_at = time.time()
                 ambiguous: BaseException | None = None
                 delay: float | None = None
                 try:
-                    resp = self._send("POST", url, json=body)
+                    try:
+                        resp = self._send("POST", url, json=body)
+                    finally:
+                        if budget is not None:
+                            budget.release("create")
                 except requests.RequestException as exc:
                     if not is_connect_error(exc):
                         ambiguous = exc
@@ -650,6 +668,25 @@ class Client:
                 f"whether it was created failed ({type(exc).__name__}). The job may have been "
                 "created: check client.list_jobs() before submitting again (each job is billed)"
             ) from None
+        rivals = 0
+        if candidates:
+            try:
+                for witness in list(self.witnesses):
+                    elsewhere = set(witness.known_job_ids(since))
+                    candidates = [c for c in candidates if c.job_id not in elsewhere]
+                    rivals += int(witness.rival_creates(since))
+            except Exception as exc:  # noqa: BLE001 - a witness that fails cannot vouch
+                logger.warning("reconciliation witness failed (%s: %s); not adopting",
+                               type(exc).__name__, exc)
+                rivals += 1
+        if len(candidates) == 1 and rivals:
+            raise ConnectionFailed(
+                f"POST {safe_path(url)}: the answer was lost ({what}); job "
+                f"{candidates[0].job_id} was created since it was sent, but {rivals} other "
+                "submitter(s) sharing the job store were creating jobs at the same time, so it "
+                "may not be this request's job. Check client.list_jobs() and re-attach with "
+                "client.job(id) instead of submitting again (each job is billed)"
+            )
         if len(candidates) == 1:
             item = candidates[0]
             logger.warning("POST %s: answer lost (%s); adopted job %s created at %s",

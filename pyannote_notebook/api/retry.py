@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import random
 import re
+from typing import Any
 from urllib.parse import urlsplit
 
 import requests
@@ -38,6 +39,7 @@ __all__ = [
     "error_from_response",
     "connection_error",
     "redact",
+    "redact_json",
     "adapter_retry",
     "DeadlineReached",
 ]
@@ -116,6 +118,17 @@ def redact(text: str, *secrets: str) -> str:
     return text
 
 
+def redact_json(value: Any, *secrets: str) -> Any:
+    """``value`` (parsed JSON) with :func:`redact` applied to every string in it."""
+    if isinstance(value, str):
+        return redact(value, *secrets)
+    if isinstance(value, dict):
+        return {redact(str(k), *secrets): redact_json(v, *secrets) for k, v in value.items()}
+    if isinstance(value, list):
+        return [redact_json(v, *secrets) for v in value]
+    return value
+
+
 def safe_path(url: str) -> str:
     """The path of ``url`` without scheme, host or query (safe to show)."""
     return urlsplit(url).path or "/"
@@ -140,7 +153,7 @@ def error_from_response(method: str, url: str, response: requests.Response,
     status = response.status_code
     body: object = None
     try:
-        body = response.json()
+        body = redact_json(response.json(), *secrets)  # a server may echo the key back
     except ValueError:
         body = None
     message = ""

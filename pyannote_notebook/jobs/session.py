@@ -443,9 +443,14 @@ class Session:
             "base_url": base_url, "canonical": canonical, "key": key, "common": common,
             "on_state": on_state,
         }
-        if force:  # pay again: one new job per call, no claim
-            return self._create(**create)
         owner = new_claim_owner()
+        if force:  # pay again: one new job per call; a unique claim only marks "creating"
+            marker = f"{key}#force#{owner}"
+            store.claim(marker, owner, self.claim_ttl)
+            try:
+                return self._create(**create)
+            finally:
+                store.release(marker, owner)
         with _key_lock(store, key):
             waiting = False
             while True:
@@ -715,7 +720,11 @@ class Session:
 
 
 def attach_store(client: Any, store: JobStore) -> None:
-    """Register ``store.record_info`` as a listener of ``client`` (once per store)."""
+    """Register ``store.record_info`` as a listener of ``client`` and the store as a
+    reconciliation witness (once per store)."""
+    witnesses = getattr(client, "witnesses", None)
+    if witnesses is not None and not any(w is store for w in witnesses):
+        witnesses.append(store)  # reconciling a lost create answer consults the shared store
     listeners = getattr(client, "listeners", None)
     if listeners is None:
         return

@@ -520,6 +520,11 @@ class JobStore:
                 " error = COALESCE(error, ?) WHERE job_id = ?",
                 (status, now, finished, error, job_id),
             )
+            if status == "failed":
+                # the upload it read may be gone (server restarted, other API key, expired
+                # early): never hand that media:// url out again; the next attempt re-uploads
+                con.execute("DELETE FROM uploads WHERE media_url ="
+                            " (SELECT media_url FROM jobs WHERE job_id = ?)", (job_id,))
             changed = True
         elif status == old_status and error is not None:
             con.execute("UPDATE jobs SET error = COALESCE(error, ?) WHERE job_id = ?",
@@ -663,6 +668,25 @@ class JobStore:
             lambda con: con.execute("DELETE FROM claims WHERE key = ? AND owner = ?",
                                     (key, owner)).rowcount
         ))
+
+    # ------------------------------------------------------------------ reconciliation witness
+
+    def known_job_ids(self, since: float) -> set[str]:
+        """Ids of jobs recorded here since ``since`` (epoch s, minus a minute of clock slack):
+        jobs of other kernels sharing this file, which a client reconciling a lost create answer
+        must not adopt (:attr:`pyannote_notebook.api.Client.witnesses`)."""
+        return self._transaction(
+            lambda con: {r[0] for r in con.execute(
+                "SELECT job_id FROM jobs WHERE created_at >= ?", (since - 60.0,)).fetchall()},
+            write=False,
+        )
+
+    def rival_creates(self, since: float) -> int:
+        """Submission claims held by other processes (live ones): jobs they may be creating
+        right now, indistinguishable in the service's listing from this process's own."""
+        me = f"{socket.gethostname()}:{os.getpid()}:"
+        return sum(1 for _key, owner, _t in self.claims()
+                   if not owner.startswith(me) and not _owner_is_dead(owner))
 
     def claims(self) -> list[tuple[str, str, float]]:
         """Every live-or-stale submission claim as (key, owner, claimed_at)."""

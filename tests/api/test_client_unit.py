@@ -298,3 +298,56 @@ def test_create_read_timeout_looks_twice_before_retrying(make_client, fake):
     assert job.id == JOB
     assert fake.count("POST") == 1 and fake.count("GET", "/v2/jobs") == 2
     assert c.slept == [2.0]
+
+
+def test_key_echoed_in_field_errors_is_redacted(make_client, fake):
+    # a server (or proxy) echoing the Authorization header back in a 400's per-field errors
+    fake.route("POST", "/v1/diarize", (400, {
+        "message": "Validation failed",
+        "errors": [{"field": f"Bearer {FAKE_KEY}", "message": f"header {FAKE_KEY} malformed"}]}))
+    c = make_client()
+    with pytest.raises(BadRequest) as err:
+        c.diarize("media://ok-key")
+    assert FAKE_KEY not in str(err.value) and FAKE_KEY not in repr(err.value.__dict__)
+    assert err.value.errors == [FieldError("Bearer ***", "header *** malformed")]
+    assert err.value.body["errors"][0]["message"] == "header *** malformed"
+
+
+def test_reconciliation_consults_the_shared_store(make_client, fake, tmp_path):
+    # two kernels share one job store (and one API key); kernel A's create answer is lost
+    from pyannote_notebook.jobs.store import JobStore
+
+    store = JobStore(tmp_path / "jobs.sqlite3")
+    store.record_submission(JOB, kind="diarize", base_url="http://fake.test/v1",
+                            status="created")              # kernel B's job, recorded by B
+    fake.seq("POST", "/v1/diarize", [_drop()])
+    fake.route("GET", "/v2/jobs", _jobs_page(_item(JOB), _item(OTHER)))
+    c = make_client()
+    c.witnesses.append(store)
+    # without the store this is "2 unknown jobs": B's is excluded, A's own is adopted
+    assert c.diarize("media://a").id == OTHER
+    assert fake.count("POST") == 1
+
+
+def test_reconciliation_refuses_to_guess_while_another_process_creates(make_client, fake, tmp_path):
+    from pyannote_notebook.jobs.store import JobStore
+
+    store = JobStore(tmp_path / "jobs.sqlite3")
+    store.claim("some-content-key", "other-host:4242:abc")   # kernel B is creating right now
+    fake.seq("POST", "/v1/diarize", [_drop()])
+    fake.route("GET", "/v2/jobs", _jobs_page(_item(JOB)))
+    c = make_client()
+    c.witnesses.append(store)
+    with pytest.raises(ConnectionFailed) as err:
+        c.diarize("media://a")
+    msg = str(err.value)
+    assert f"job {JOB} was created since it was sent, but 1 other submitter(s)" in msg
+    assert "client.list_jobs()" in msg and fake.count("POST") == 1
+    # the same process's own claims (other threads of this kernel) are not rivals
+    store.release("some-content-key", "other-host:4242:abc")
+    from pyannote_notebook.jobs.store import new_claim_owner
+
+    store.claim("another-key", new_claim_owner())
+    assert store.rival_creates(0.0) == 0
+    fake.seq("POST", "/v1/diarize", [_drop()])
+    assert c.diarize("media://a").id == JOB
