@@ -13,6 +13,7 @@ import dataclasses
 import logging
 import threading
 import time
+from collections import OrderedDict
 from typing import TYPE_CHECKING, Any
 
 from pyannote_notebook.api.models import JobInfo
@@ -46,12 +47,17 @@ class _Waiter:
 
 _WAITERS: dict[str, list[_Waiter]] = {}
 _WAITERS_LOCK = threading.Lock()
+#: Notifications that found nobody waiting, kept for the next ``wait`` on that id: a webhook
+#: that lands between a caller's store check and its ``wait`` must not be lost.
+_UNCLAIMED: OrderedDict[str, JobInfo] = OrderedDict()
+UNCLAIMED_MAX = 256
 
 
 def _register(job_id: str) -> _Waiter:
     waiter = _Waiter()
     with _WAITERS_LOCK:
         _WAITERS.setdefault(job_id, []).append(waiter)
+        waiter.payload = _UNCLAIMED.pop(job_id, None)
     return waiter
 
 
@@ -75,8 +81,9 @@ def notify_job(info_or_json: JobInfo | dict[str, Any]) -> bool:
     Returns
     -------
     bool
-        Whether some ``wait`` was waiting on that id (``False`` means nobody was woken; the
-        information is not kept).
+        Whether some ``wait`` was waiting on that id. ``False``: nobody was woken; the
+        notification is kept for the next ``wait`` on that id (the most recent
+        :data:`UNCLAIMED_MAX` such notifications are kept, in memory).
 
     Raises
     ------
@@ -93,6 +100,11 @@ def notify_job(info_or_json: JobInfo | dict[str, Any]) -> bool:
         raise InvalidOption("info_or_json", "the webhook body has no 'jobId'")
     with _WAITERS_LOCK:
         waiters = list(_WAITERS.get(info.job_id, ()))
+        if not waiters:
+            _UNCLAIMED[info.job_id] = info
+            _UNCLAIMED.move_to_end(info.job_id)
+            while len(_UNCLAIMED) > UNCLAIMED_MAX:
+                _UNCLAIMED.popitem(last=False)
     for waiter in waiters:
         with waiter.cond:
             waiter.payload = info

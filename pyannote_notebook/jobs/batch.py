@@ -352,7 +352,10 @@ class _Runner:
                 continue
             with self.lock:
                 it.state = rec.status
-            if rec.status in TERMINAL_STATUSES and (rec.output is not None or rec.status != "succeeded"):
+            # a failed webhook carries no error text: such jobs get one GET for it
+            if rec.status in TERMINAL_STATUSES and (
+                    rec.output is not None or rec.status == "canceled"
+                    or (rec.status == "failed" and rec.error is not None)):
                 self._finish_from_output(it, rec.status, rec.output, rec.error)
             else:
                 rest.append(it)

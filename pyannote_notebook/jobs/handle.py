@@ -9,9 +9,10 @@ still there.
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import TYPE_CHECKING, Any
 
-from ..errors import JobCanceled, JobFailed
+from ..errors import JobCanceled, JobFailed, PyannoteNotebookError
 from .store import TERMINAL_STATUSES, JobStore
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -19,6 +20,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from ..results import Result
 
 __all__ = ["Job"]
+
+log = logging.getLogger(__name__)
 
 
 class Job:
@@ -99,10 +102,21 @@ class Job:
         if rec is None or rec.status not in TERMINAL_STATUSES:
             return None
         if rec.status == "failed":
-            raise JobFailed(self.id, rec.error)
+            raise JobFailed(self.id, rec.error if rec.error is not None else self._fetch_error())
         if rec.status == "canceled":
             raise JobCanceled(self.id, rec.error)
         return rec.output
+
+    def _fetch_error(self) -> str | None:
+        """The service's error text of a job stored as failed without one (a failed webhook
+        carries no output): one GET, recorded in the store; None when it cannot be had."""
+        try:
+            out = self.api_job.refresh().output
+        except PyannoteNotebookError as exc:
+            log.info("could not fetch the error text of failed job %s: %s", self.id, exc)
+            return None
+        err = out.get("error") if isinstance(out, dict) else None
+        return str(err) if err is not None else None
 
     def wait(self, timeout: float | None = None, poll: float | None = None) -> dict[str, Any]:
         """Return the job's raw output, waiting for it if needed.

@@ -40,18 +40,17 @@ import hashlib
 import hmac
 import json
 import logging
+import os
 import re
 import threading
 import time
 from collections.abc import Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import TYPE_CHECKING, Any
+from typing import Any, Literal
 
 from ..config import Secret
-from ..errors import SignatureError
-
-if TYPE_CHECKING:  # pragma: no cover
-    from .store import JobStore
+from ..errors import InvalidOption, SignatureError
+from .store import JobStore
 
 __all__ = ["verify_signature", "WebhookHandler", "WebhookReceiver"]
 
@@ -290,8 +289,12 @@ class WebhookReceiver:
         0 picks a free port (see :attr:`url`).
     host : str
         Interface to bind (default loopback).
-    store : JobStore, optional
-        Passed to the :class:`WebhookHandler`.
+    store : JobStore, str, Path, None or False
+        Where accepted deliveries are written (:class:`WebhookHandler`). ``None`` (default): the
+        default store file, the one ``pyannote_notebook.diarize`` uses (``PYANNOTE_NOTEBOOK_STORE``
+        or the user cache), so an output delivered while nobody waits is kept past the service's
+        24 h deletion. A path opens that file. ``False``: nothing is written (deliveries are only
+        de-duplicated in memory and wake waiters).
     tolerance, max_body
         Passed to the :class:`WebhookHandler`.
 
@@ -313,12 +316,20 @@ class WebhookReceiver:
         secret: str | Secret,
         port: int = 0,
         host: str = "127.0.0.1",
-        store: JobStore | None = None,
+        store: JobStore | str | os.PathLike[str] | None | Literal[False] = None,
         *,
         tolerance: float = 300,
         max_body: int = 1 << 20,
     ) -> None:
-        self.handler = WebhookHandler(secret, store, tolerance=tolerance, max_body=max_body)
+        if store is False:
+            resolved: JobStore | None = None
+        elif isinstance(store, JobStore):
+            resolved = store
+        elif store is None or isinstance(store, (str, os.PathLike)):
+            resolved = JobStore(store)
+        else:
+            raise InvalidOption("store", f"must be a JobStore, a path, None or False, got {type(store).__name__}")
+        self.handler = WebhookHandler(secret, resolved, tolerance=tolerance, max_body=max_body)
         self.host = host
         self.port = int(port)
         self._server: ThreadingHTTPServer | None = None

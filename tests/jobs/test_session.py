@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import time
 
 import numpy as np
 import pytest
@@ -14,6 +15,7 @@ from pyannote_notebook.errors import InvalidOption, JobFailed, WaitTimeout
 from pyannote_notebook.jobs import session as session_mod
 from pyannote_notebook.jobs.handle import Job
 from pyannote_notebook.jobs.session import Session
+from pyannote_notebook.jobs.store import JobStore
 from pyannote_notebook.jobs.webhooks import WebhookReceiver
 from pyannote_notebook.server import Script
 from pyannote_notebook.server.testing import write_wav
@@ -486,3 +488,66 @@ def test_embedded_server_stopped_cleanly_at_exit(tmp_path):
     assert "No pyannoteAI API key found" in proc.stdout and "JOB " in proc.stdout
     assert "Implicitly cleaning up" not in proc.stderr
     assert "ResourceWarning" not in proc.stderr, proc.stderr
+
+
+def test_failed_job_reported_by_webhook_keeps_the_services_error_text(server, tmp_path, wav):
+    # a failed webhook has no output: the error text costs exactly one GET, single and batch
+    client = Client(api_key=server.api_key, base_url=server.base_url)
+    session = Session(client=client, store=tmp_path / "s.sqlite3", progress=False)
+    server.engine.script(lambda kind, params: True,
+                         Script(error="Could not load audio", status="failed", duration=0.3))
+    with WebhookReceiver(server.webhook_secret, store=session.store) as rx:
+        job = session.submit(wav, webhook=rx.url)
+        for _ in range(300):
+            if session.store.get(job.id).status == "failed":
+                break
+            time.sleep(0.02)
+        assert session.store.get(job.id).error is None  # what the webhook alone tells
+        with pytest.raises(JobFailed) as err:
+            job.wait(timeout=30, poll=60.0)
+        assert err.value.error == "Could not load audio"
+        assert server.stats.job_reads[job.id] == 1
+        assert session.store.get(job.id).error == "Could not load audio"
+
+        other = write_wav(tmp_path / "other.wav", seconds=1.0, frequency=330.0)
+        batch = session.diarize_many([other], webhook=rx.url)
+    assert isinstance(batch.results[0], JobFailed)
+    assert batch.results[0].error == "Could not load audio"
+    assert rx.handler.accepted == 2
+
+
+def test_webhook_receiver_writes_to_the_default_store(server, tmp_path, monkeypatch, wav):
+    # with no store= the receiver writes where pn.diarize reads: an output delivered while
+    # nobody waits survives the service's 24 h deletion
+    monkeypatch.setenv("PYANNOTE_NOTEBOOK_STORE", str(tmp_path / "default.sqlite3"))
+    client = Client(api_key=server.api_key, base_url=server.base_url)
+    with WebhookReceiver(server.webhook_secret) as rx:
+        job = client.diarize(client.upload(wav), webhook=rx.url)
+        for _ in range(300):
+            if rx.handler.accepted:
+                break
+            time.sleep(0.02)
+    assert rx.handler.accepted == 1
+    rec = JobStore(tmp_path / "default.sqlite3").get(job.id)
+    assert rec.status == "succeeded" and rec.output["diarization"]
+    assert WebhookReceiver(server.webhook_secret, store=False).handler.store is None
+    with pytest.raises(InvalidOption, match="store"):
+        WebhookReceiver(server.webhook_secret, store=42)
+
+
+def test_upload_of_a_failed_job_is_not_reused(server, session, wav):
+    # e.g. the server lost its uploads (restart) or they belong to another key: the job fails
+    # with "Could not load audio"; the retry must upload again instead of failing forever
+    uploads = ("POST", "/v1/media/input")
+    first = session.diarize(wav)
+    assert server.stats.requests[uploads] == 1
+    assert session.diarize(wav, force=True).job_id != first.job_id
+    assert server.stats.requests[uploads] == 1  # a valid upload is reused
+    server.engine.push(Script(error="Could not load audio", status="failed"))
+    with pytest.raises(JobFailed, match="Could not load audio"):
+        session.diarize(wav, force=True)
+    assert session.store.counts()["uploads"] == 0
+    again = session.diarize(wav, force=True)
+    assert again.speakers == ["SPEAKER_00", "SPEAKER_01"]
+    assert server.stats.requests[uploads] == 2
+    assert session.store.counts()["uploads"] == 1
