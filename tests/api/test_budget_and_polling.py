@@ -70,6 +70,43 @@ def test_budget_learns_from_headers():
     assert repr(budget) == "RateBudget(create_per_minute=100, read_per_minute=300)"
 
 
+def test_token_held_in_flight_returns_one_window_after_release():
+    clock = Clock()
+    b = Bucket(2, window=10.0, clock=clock)
+    assert b.acquire(timeout=0, until_release=True) and b.acquire(timeout=0, until_release=True)
+    assert b.acquire(timeout=0) is False          # both in flight
+    assert b.delay() == 10.0                      # nothing to count on before a release
+    clock.t += 3.0
+    b.release()                                   # answered 3 s in: free again 10 s later
+    clock.t += 9.9
+    assert b.acquire(timeout=0) is False
+    clock.t += 0.1
+    assert b.acquire(timeout=0) is True
+    b.release()
+    with pytest.raises(RuntimeError, match="without a matching acquire"):
+        b.release()
+
+
+def test_remaining_zero_without_reset_holds_until_the_window_boundary(monkeypatch):
+    from pyannote_notebook.api import ratelimit
+
+    clock = Clock()
+    budget = RateBudget(100, 300, window=60.0, clock=clock)
+    monkeypatch.setattr(ratelimit.time, "time", lambda: 1_800_000_045.0)  # 15 s before a boundary
+    budget.observe("read", 200, {"X-RateLimit-Limit": "300", "X-RateLimit-Remaining": "0"})
+    assert budget.buckets["read"].delay() == pytest.approx(15.0)
+    assert budget.buckets["create"].delay() == 0.0
+    budget.observe("create", 200, {"X-RateLimit-Limit": "100", "X-RateLimit-Remaining": "3"})
+    assert budget.buckets["create"].delay() == 0.0
+
+
+def test_planner_doubles_backoff_under_read_pressure():
+    calm, busy = PollPlanner(started=0.0), PollPlanner(started=0.0)
+    assert [calm.next_delay(0.0, pressure=0.5) for _ in range(3)] == pytest.approx([1.0, 1.5, 2.25])
+    assert [busy.next_delay(0.0, pressure=0.9) for _ in range(3)] == pytest.approx([2.0, 3.0, 4.5])
+    assert [busy.next_delay(0.0, pressure=0.9) for _ in range(6)][-1] == pytest.approx(20.0)  # 2 x cap
+
+
 def test_planner_backoff_without_prediction():
     p = PollPlanner(started=0.0)
     delays = [p.next_delay(0.0) for _ in range(9)]
@@ -107,9 +144,30 @@ def test_planner_halves_long_sleeps_and_estimator_spread():
 
 
 def test_notify_job_returns_false_when_nobody_waits():
+    from pyannote_notebook.api import job as jobmod
+
     assert notify_job({"jobId": "nobody", "status": "succeeded"}) is False
+    assert jobmod._UNCLAIMED.pop("nobody").status == "succeeded"
     with pytest.raises(InvalidOption, match="no 'jobId'"):
         notify_job({"status": "succeeded"})
+
+
+def test_notification_before_the_wait_starts_is_not_lost(client, fake):
+    # the webhook lands between the caller's store check and its wait(): kept for that wait
+    from pyannote_notebook.api import job as jobmod
+
+    fake.route("POST", "/v1/diarize", (200, {"jobId": "early", "status": "created"}))
+    fake.route("GET", "/v1/jobs/early", (200, {"jobId": "early", "status": "running"}))
+    job = client.diarize("media://a")
+    assert notify_job({"jobId": "early", "status": "succeeded", "output": {"diarization": ["e"]}}) is False
+    assert job.wait(poll=60.0) == {"diarization": ["e"]}
+    assert fake.count("GET") == 0  # a poll would have come 60 s later and GET once and "early" not in jobmod._UNCLAIMED
+    # bounded: only the most recent UNCLAIMED_MAX are kept
+    for i in range(jobmod.UNCLAIMED_MAX + 10):
+        notify_job({"jobId": f"n{i}", "status": "succeeded"})
+    assert len(jobmod._UNCLAIMED) == jobmod.UNCLAIMED_MAX
+    assert "n0" not in jobmod._UNCLAIMED and f"n{jobmod.UNCLAIMED_MAX + 9}" in jobmod._UNCLAIMED
+    jobmod._UNCLAIMED.clear()
 
 
 def _run_wait(job, **kw):

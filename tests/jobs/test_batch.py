@@ -139,8 +139,9 @@ def test_200_jobs_low_rate_limits_no_429_reaches_user(tmp_path):
                                         for r in recs)
         snap = {j["job_id"]: j["output"] for j in handle.jobs_snapshot()}
         assert all(snap[r.job_id] == r.output for r in recs)
-        # steady state: the budget keeps (almost) every request under the server's limits
-        assert handle.stats.responses_by_status.get(429, 0) <= 5
+        # steady state: tokens held until the answer keep every request under the server's
+        # limits however late it arrives (see api/ratelimit.py): not a single 429
+        assert handle.stats.responses_by_status.get(429, 0) == 0
     finally:
         handle.stop()
 
