@@ -39,13 +39,7 @@ $(SAMPLE): | $(STAMP)
 samples: $(SAMPLE)
 
 system-check:
-	@missing=""; for tool in espeak-ng sox; do command -v $$tool >/dev/null 2>&1 || missing="$$missing $$tool"; done; \
-	if [ -n "$$missing" ]; then \
-	  echo "error: the tests synthesize speech with:$$missing (not found)."; \
-	  echo "  Debian/Ubuntu: sudo apt-get install -y espeak-ng sox libsndfile1"; \
-	  echo "  macOS:         brew install espeak-ng sox"; \
-	  exit 1; \
-	fi
+	@scripts/system-deps
 
 test: setup samples system-check
 	MPLBACKEND=Agg $(PY) -m pytest -q $(PYTEST_ARGS)
