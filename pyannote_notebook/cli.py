@@ -66,12 +66,16 @@ def build_parser() -> argparse.ArgumentParser:
         "--api-key", action="append", default=None, metavar="KEY",
         help="accepted API key (repeatable); without one a key is generated and printed",
     )
+    serve.add_argument("--unpaid-key", action="append", default=[], metavar="KEY",
+                       help="a key of a team without subscription: every request answers 402 "
+                            "(repeatable)")
     serve.add_argument("--webhook-secret", default=None, metavar="S",
                        help="secret that signs webhooks (generated when absent)")
     serve.add_argument("--signature-encoding", choices=["base64", "hex"], default="base64")
     serve.add_argument("--engine", default="local", help="job engine: local (default) or scripted")
     serve.add_argument("--store", default=None, metavar="PATH",
-                       help="directory for uploads and job state (a temporary one by default)")
+                       help="directory for uploaded media (a temporary one by default); jobs "
+                            "live in memory and are forgotten when the server stops")
     serve.add_argument("--output-ttl", type=_non_negative_float, default=24 * 3600.0,
                        metavar="SECONDS", help="how long outputs stay after completion")
     serve.add_argument("--rate-limit", type=_non_negative_int, default=100, metavar="N",

@@ -90,6 +90,10 @@ RATE_GROUPS = {
 }
 
 
+#: The message of a 402 (the spec's description of the status).
+SUBSCRIPTION_REQUIRED = "Subscription is required"
+
+
 @dataclass
 class ServerState:
     """Everything the routes and the control layer share."""
@@ -101,6 +105,9 @@ class ServerState:
     faults: Faults | None = None
     limiter: RateLimiter | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    #: Keys that authenticate but belong to a team without a subscription: every operation
+    #: answers 402 (the spec declares 402 on all of them).
+    unpaid_keys: tuple[bytes, ...] = ()
 
     def __repr__(self) -> str:
         return f"ServerState(keys={len(self.api_keys)}, engine={getattr(self.runner.engine, 'name', '?')!r})"
@@ -375,7 +382,8 @@ class ControlMiddleware:
         return str(scope["path"])
 
     def _authenticate(self, scope: Scope) -> tuple[str | None, str | None]:
-        """Return (owner id of the key, None) or (None, error message)."""
+        """Return (owner id of the key, None) or (None, error message); an unpaid key returns
+        (owner id, :data:`SUBSCRIPTION_REQUIRED`)."""
         header = b""
         for name, value in scope.get("headers", []):
             if name == b"authorization":
@@ -385,9 +393,13 @@ class ControlMiddleware:
         token = token.strip()
         if not header or scheme.lower() != b"bearer" or not token:
             return None, "Missing API key: send the header 'Authorization: Bearer <API key>'"
-        found = False
+        found = unpaid = False
         for key in self.state.api_keys:  # compare with every key, in constant time each
             found |= hmac.compare_digest(key, token)
+        for key in self.state.unpaid_keys:
+            unpaid |= hmac.compare_digest(key, token)
+        if unpaid:
+            return owner_id(token), SUBSCRIPTION_REQUIRED
         if not found:
             return None, "Invalid API key"
         return owner_id(token), None
@@ -436,7 +448,8 @@ class ControlMiddleware:
         if not path.startswith(STORAGE_PREFIX):
             key_id, auth_error = self._authenticate(scope)
             if auth_error is not None:
-                return await respond(api_error(401, auth_error, request_id))
+                status = 402 if auth_error == SUBSCRIPTION_REQUIRED else 401
+                return await respond(api_error(status, auth_error, request_id))
             scope["state"]["owner"] = key_id
             group = RATE_GROUPS.get((method, template))
             if state.limiter is not None and group is not None:

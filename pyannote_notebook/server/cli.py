@@ -35,7 +35,7 @@ def run(args: argparse.Namespace) -> int:
             host=args.host, port=args.port, api_keys=args.api_key,
             webhook_secret=args.webhook_secret, signature_encoding=args.signature_encoding,
             engine=args.engine, store_dir=args.store, output_ttl=args.output_ttl,
-            rate_limits=rate_limits)
+            rate_limits=rate_limits, unpaid_keys=args.unpaid_key)
     except (ServerStartError, ValueError) as exc:
         print(f"pyannote-notebook serve: error: {exc}", file=sys.stderr)
         return 2

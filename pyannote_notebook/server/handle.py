@@ -223,6 +223,7 @@ def start_server(
     max_download_bytes: int = 1 << 30,
     download_timeout: float = 30.0,
     job_workers: int = 2,
+    unpaid_keys: Sequence[str] = (),
 ) -> ServerHandle:
     """Start a pyannoteAI-compatible server in a background thread and return its handle.
 
@@ -256,6 +257,9 @@ def start_server(
         Upload size limit (413 above), http(s) audio download limits.
     job_workers : int
         Jobs executing at once in the engine.
+    unpaid_keys : Sequence[str]
+        Keys of a team without a subscription: they authenticate, and every operation answers
+        ``402 {"requestId", "message": "Subscription is required"}``.
 
     Returns
     -------
@@ -273,8 +277,12 @@ def start_server(
     except ImportError as exc:  # pragma: no cover - server extra missing
         raise ServerStartError("the server needs the 'server' extra: pip install 'pyannote-notebook[server]'") from exc
     keys = list(api_keys) if api_keys else [secrets.token_urlsafe(32)]
-    if any(not isinstance(k, str) or not k.strip() or any(c.isspace() for c in k) for k in keys):
+    unpaid = list(unpaid_keys)
+    if any(not isinstance(k, str) or not k.strip() or any(c.isspace() for c in k)
+           for k in keys + unpaid):
         raise ServerStartError("API keys must be non-empty strings without whitespace")
+    if set(keys) & set(unpaid):
+        raise ServerStartError("a key cannot be both in api_keys and in unpaid_keys")
     secret = webhook_secret or secrets.token_urlsafe(32)
     if signature_encoding not in ("base64", "hex"):
         raise ServerStartError(f"signature_encoding must be 'base64' or 'hex', got {signature_encoding!r}")
@@ -297,6 +305,7 @@ def start_server(
                            job_workers=job_workers, max_download_bytes=max_download_bytes,
                            download_timeout=download_timeout)
         state = ServerState(api_keys=tuple(k.encode("utf-8") for k in keys), runner=runner,
+                            unpaid_keys=tuple(k.encode("utf-8") for k in unpaid),
                             uploads=uploads, stats=stats, faults=faults,
                             limiter=RateLimiter(rate_limits) if rate_limits is not None else None)
         sock = _bind(host, port)

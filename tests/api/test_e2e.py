@@ -22,6 +22,7 @@ from pyannote_notebook.errors import (
     JobFailed,
     NotFound,
     PayloadTooLarge,
+    PaymentRequired,
     RateLimited,
     WaitTimeout,
 )
@@ -103,6 +104,28 @@ def test_unknown_job_404(server, live):
     assert err.value.status_code == 404 and f"GET /v1/jobs/{missing}" in str(err.value)
     with pytest.raises(NotFound):
         live.job(missing).wait(timeout=5)
+
+
+def test_team_without_subscription_gets_402(wav):
+    from pyannote_notebook.server import start_server
+
+    unpaid = "sk_unpaid_team_key_0123456789"
+    with start_server(unpaid_keys=[unpaid]) as handle:
+        c = Client(unpaid, handle.base_url)
+        with pytest.raises(PaymentRequired) as err:
+            c.check()
+        assert err.value.status_code == 402
+        rid = err.value.request_id
+        assert isinstance(rid, str) and len(rid) == 36
+        assert str(err.value) == f"GET /v1/test: HTTP 402: Subscription is required (requestId {rid})"
+        with pytest.raises(PaymentRequired):
+            c.upload(wav)
+        with pytest.raises(PaymentRequired):
+            c.diarize("media://somewhere")              # not retried: 402 is final
+        assert handle.stats.requests[("POST", "/v1/diarize")] == 1
+        assert handle.stats.jobs_created == 0
+        assert unpaid not in str(err.value) and unpaid not in repr(err.value.__dict__)
+        assert Client(handle.api_key, handle.base_url).check()["status"] == "OK"
 
 
 def test_upload_too_large_413(tmp_path):

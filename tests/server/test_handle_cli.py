@@ -145,16 +145,20 @@ def test_cli_serve_prints_url_and_generated_key_and_stops_on_ctrl_c() -> None:
 
 def test_cli_serve_with_given_key_and_rate_limit() -> None:
     proc = _start_cli("--engine", "scripted", "--api-key", "cli-key", "--rate-limit", "1",
-                      "--webhook-secret", "s3cret", "--signature-encoding", "hex")
+                      "--webhook-secret", "s3cret", "--signature-encoding", "hex",
+                      "--unpaid-key", "unpaid-key")
     try:
         out = _read_until(proc, "Press Ctrl-C")
         assert "cli-key" not in out and "s3cret" not in out and "generated" not in out
+        assert "unpaid-key" not in out
         base_url = re.search(r"at (http://127\.0\.0\.1:\d+/v1)\n", out).group(1)  # type: ignore[union-attr]
         headers = {"Authorization": "Bearer cli-key"}
         first = requests.post(f"{base_url}/media/input", json={"url": "media://a"}, headers=headers)
         assert first.status_code == 201 and first.headers["X-RateLimit-Limit"] == "1"
         second = requests.post(f"{base_url}/media/input", json={"url": "media://a"}, headers=headers)
         assert second.status_code == 429 and int(second.headers["Retry-After"]) >= 1
+        unpaid = requests.get(f"{base_url}/test", headers={"Authorization": "Bearer unpaid-key"})
+        assert unpaid.status_code == 402 and unpaid.json()["message"] == "Subscription is required"
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(15) == 0
     finally:
