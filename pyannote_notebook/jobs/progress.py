@@ -132,11 +132,15 @@ class TextProgress(_Base):
         self.min_interval = float(min_interval)
         self._last = -float("inf")
 
+    #: With unchanged counts, a line is still written this often (a heartbeat with the elapsed time).
+    heartbeat = 30.0
+
     def update(self, counts: Mapping[str, int]) -> None:
-        if self.closed or not self._set(counts):
+        if self.closed:
             return
+        changed = self._set(counts)
         now = time.monotonic()
-        if now - self._last < self.min_interval:
+        if now - self._last < (self.min_interval if changed else max(self.min_interval, self.heartbeat)):
             return
         self._last = now
         print(f"{self.desc}: {summary_text(self.counts, self.total, self.elapsed)}",
@@ -162,6 +166,7 @@ class WidgetProgress(_Base):
 
         self.bar = tqdm_notebook(total=self.total, desc=desc, unit="file", display=False,
                                  leave=True)
+        self._drawn = time.monotonic()
         self.label = widgets.HTML(value=self._html(final=False))
         self.box = widgets.VBox([self.bar.container, self.label])
         display(self.box)
@@ -175,8 +180,13 @@ class WidgetProgress(_Base):
         return f"<div>{head}{cells}<span>elapsed {_format_elapsed(self.elapsed)}</span></div>"
 
     def update(self, counts: Mapping[str, int]) -> None:
-        if self.closed or not self._set(counts):
+        if self.closed:
             return
+        changed = self._set(counts)
+        now = time.monotonic()
+        if not changed and now - self._drawn < 1.0:
+            return  # unchanged counts: redraw at most once a second, so the elapsed time ticks
+        self._drawn = now
         self.bar.n = self.counts["done"] + self.counts["failed"]
         self.bar.refresh()
         self.label.value = self._html(final=False)

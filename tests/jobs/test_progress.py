@@ -144,3 +144,31 @@ def test_widget_in_a_real_kernel():
     htmls = [m["state"]["value"] for m in state.values() if m["model_name"] == "HTMLModel"]
     assert any("<b>finished</b>" in v and "<b>done</b> 2" in v and "<b>failed</b> 1" in v
                for v in htmls)
+
+
+def test_elapsed_keeps_ticking_while_counts_do_not_change(monkeypatch):
+    from pyannote_notebook.jobs import progress as progress_mod
+
+    now = [100.0]
+    monkeypatch.setattr(progress_mod.time, "monotonic", lambda: now[0])
+    tty = FakeTTY()
+    p = TextProgress(4, "batch", stream=tty, min_interval=2.0)
+    p.update({"running": 4})
+    now[0] += 29.0
+    p.update({"running": 4})  # unchanged, before the 30 s heartbeat: nothing
+    now[0] += 1.0
+    p.update({"running": 4})  # heartbeat with the elapsed time
+    assert tty.getvalue().splitlines() == [
+        "batch: 0/4 finished | uploading 0 | queued 0 | running 4 | done 0 | failed 0 | 0.0 s",
+        "batch: 0/4 finished | uploading 0 | queued 0 | running 4 | done 0 | failed 0 | 30.0 s"]
+
+    w = progress_mod.WidgetProgress(4, "batch")
+    w.update({"running": 4})
+    first = w.label.value
+    now[0] += 0.5
+    w.update({"running": 4})
+    assert w.label.value == first  # at most one redraw a second
+    now[0] += 1.0
+    w.update({"running": 4})
+    assert "elapsed 1.5 s" in w.label.value and w.label.value != first
+    w.close({"succeeded": 4})
