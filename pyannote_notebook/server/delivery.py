@@ -186,3 +186,9 @@ class WebhookDelivery:
         the per-attempt ``timeout``."""
         self._stopping.set()
         self._pool.shutdown(wait=True, cancel_futures=True)
+
+    def abandon(self) -> None:
+        """At interpreter exit: stop retrying and drop queued deliveries without waiting (the
+        exit still joins an attempt in flight, bounded by ``timeout``)."""
+        self._stopping.set()
+        self._pool.shutdown(wait=False, cancel_futures=True)

@@ -8,11 +8,13 @@ injection can drop a connection without answering (see ``app.ControlMiddleware``
 
 from __future__ import annotations
 
+import atexit
 import secrets
 import socket
 import tempfile
 import threading
 import time
+import weakref
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -193,6 +195,32 @@ class ServerHandle:
                 f"running={self.running})")
 
 
+def _abandon_at_exit(*parts: Any) -> None:
+    """Make a server that was never stopped let the interpreter exit promptly.
+
+    Its webhook and job pools are ``concurrent.futures`` executors, whose workers the interpreter
+    joins at exit: a webhook waiting out its 60 s + 300 s retry delays (an unreachable receiver)
+    held a kernel's exit for 6 minutes. The hook runs in ``threading``'s exit phase, before those
+    joins (hooks run last-registered first), and holds only weak references.
+    """
+    refs = [weakref.ref(p) for p in parts]
+
+    def abandon() -> None:
+        for ref in refs:
+            part = ref()
+            if part is not None:
+                part.abandon()
+
+    register = getattr(threading, "_register_atexit", None)  # what concurrent.futures uses
+    try:
+        if register is not None:
+            register(abandon)
+        else:  # pragma: no cover - other interpreters
+            atexit.register(abandon)
+    except RuntimeError:  # pragma: no cover - the interpreter is already shutting down
+        pass
+
+
 def _bind(host: str, port: int) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
@@ -337,6 +365,7 @@ def start_server(
         if tempdir is not None:
             tempdir.cleanup()
         raise ServerStartError(f"the server could not start: {exc}") from exc
+    _abandon_at_exit(runner, delivery)
     return ServerHandle(host=host, port=sock.getsockname()[1], api_keys=keys, webhook_secret=secret,
                         engine=engine_obj, state=state, delivery=delivery, server=server,
                         thread=thread, sock=sock, tempdir=tempdir)

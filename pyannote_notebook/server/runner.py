@@ -333,6 +333,16 @@ class JobRunner:
             interrupt()
         self._pool.shutdown(wait=True, cancel_futures=True)
 
+    def abandon(self) -> None:
+        """At interpreter exit: drop queued jobs and wake scripted sleepers without waiting (a job
+        the local engine is computing still finishes before the process ends)."""
+        with self._cond:
+            self._stopping = True
+        interrupt = getattr(self.engine, "interrupt", None)
+        if callable(interrupt):
+            interrupt()
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
 
 class _Transfer:
     """One http(s) download run by a helper thread (see :meth:`JobRunner._download`).

@@ -8,6 +8,7 @@ import re
 import signal
 import subprocess
 import sys
+import textwrap
 import threading
 import time
 from pathlib import Path
@@ -189,3 +190,24 @@ def test_cli_serve_bad_engine_exits_2_with_message() -> None:
     proc = _start_cli("--engine", "gpu")
     assert proc.wait(30) == 2
     assert "pyannote-notebook serve: error: unknown engine 'gpu'" in proc.stderr.read()  # type: ignore[union-attr]
+
+
+def test_a_server_never_stopped_lets_the_process_exit(tmp_path) -> None:
+    # a webhook to a dead receiver waits 0 s, 60 s, then 300 s between retries; the interpreter used
+    # to join that worker at exit (a kernel took 6 minutes to shut down)
+    script = tmp_path / "exit.py"
+    script.write_text(textwrap.dedent("""
+        import time
+        from pyannote_notebook.api import Client
+        from pyannote_notebook.server import Script, ScriptedEngine, start_server
+        h = start_server(engine=ScriptedEngine(default=Script(duration=0.05)))
+        c = Client(h.api_key, h.base_url)
+        c.diarize("media://x", webhook="http://127.0.0.1:9/hook")  # nothing listens on port 9
+        while not h.webhook_attempts:
+            time.sleep(0.02)
+        print("first attempt:", h.webhook_attempts[0].outcome)
+    """))
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                         timeout=45)  # the retry delays alone would take 360 s
+    assert out.returncode == 0, out.stderr
+    assert out.stdout == "first attempt: connection_failed\n"
