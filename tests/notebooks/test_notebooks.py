@@ -9,11 +9,15 @@ found by cell tag (not position).
 from __future__ import annotations
 
 import os
+import re
+from collections import Counter
 from pathlib import Path
 
 import nbformat
 import pytest
 from nbclient import NotebookClient
+
+from pyannote_notebook import samples
 
 NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
 WIDGET = "application/vnd.jupyter.widget-view+json"
@@ -49,6 +53,38 @@ def cell(nb: nbformat.NotebookNode, tag: str) -> nbformat.NotebookNode:
 
 def mimetypes(c: nbformat.NotebookNode) -> set[str]:
     return {m for o in c.get("outputs", []) for m in o.get("data", {})}
+
+
+def stream_of(c: nbformat.NotebookNode) -> str:
+    """What the cell printed (stdout and stderr)."""
+    return "".join(o.text for o in c.get("outputs", []) if o.output_type == "stream")
+
+
+def result_table(c: nbformat.NotebookNode) -> tuple[list[str], list[list[str]]]:
+    """Header and rows of the DataFrame a cell returned, from its ``text/plain`` repr (cells
+    without spaces; the index column is dropped)."""
+    texts = [o["data"]["text/plain"] for o in c.get("outputs", [])
+             if o.output_type == "execute_result" and "text/plain" in o.get("data", {})]
+    assert len(texts) == 1, "the cell returns one value"
+    header, *lines = texts[0].splitlines()
+    assert not header.startswith("Empty DataFrame"), texts[0]
+    return header.split(), [line.split()[1:] for line in lines if line.strip()]
+
+
+def reference_interruptions(rttm: Path) -> Counter[tuple[str, str]]:
+    """(interrupter, interrupted) -> count, straight from an RTTM: a turn starting strictly
+    inside another speaker's turn (independent of pyannote_notebook.analysis)."""
+    turns = []
+    for line in rttm.read_text().splitlines():
+        fields = line.split()
+        start, duration = float(fields[3]), float(fields[4])
+        turns.append((start, start + duration, fields[7]))
+    found: Counter[tuple[str, str]] = Counter()
+    for start, _, who in turns:
+        for other_start, other_end, other in turns:
+            if other != who and other_start < start < other_end:
+                found[(who, other)] += 1
+    return found
 
 
 def text_of(c: nbformat.NotebookNode) -> str:
@@ -87,6 +123,30 @@ def test_speaker_statistics(tmp_path: Path) -> None:
     assert summary.count("succeeded") >= 2
     for tag in ("files", "speakers", "interruptions"):
         assert "<table" in text_of(cell(nb, tag)), tag
+
+    # interruptions are shown on the file with the most diarized speakers (conv1: 2 speakers;
+    # conv0 has one), with the reference's interruptions since the offline engine has no overlap
+    interrupt = cell(nb, "interruptions")
+    printed = dict(
+        (source, (uri, labels.split(", "))) for uri, source, _, labels in re.findall(
+            r"^(\S+) (diarization|reference): (\d+) speakers \((.*)\)$", stream_of(interrupt),
+            re.MULTILINE)
+    )
+    assert set(printed) == {"diarization", "reference"}, stream_of(interrupt)
+    assert printed["diarization"] == ("conv1_2spk", ["SPEAKER_00", "SPEAKER_01"])
+    assert printed["reference"] == ("conv1_2spk", ["spk0", "spk1"])
+    assert "<th>interrupter</th>" in text_of(interrupt)
+    header, rows = result_table(interrupt)
+    assert header == ["source", "interrupter", "interrupted", "count"]
+    assert rows, "at least one interruption is listed"
+    for source, interrupter, interrupted, count in rows:
+        speakers = printed[source][1]
+        assert interrupter in speakers and interrupted in speakers and interrupter != interrupted
+        assert int(count) >= 1
+    expected = reference_interruptions(samples.cache_dir() / "corpus" / "conv1_2spk.rttm")
+    assert expected, "make_corpus puts one overlap in every odd-numbered file"
+    listed = {(a, b): int(n) for source, a, b, n in rows if source == "reference"}
+    assert listed == dict(expected)
     for tag in ("bars", "timeline0", "timeline1"):
         assert "image/png" in mimetypes(cell(nb, tag)), tag
     assert sorted(p.name for p in tmp_path.glob("*.csv")) == ["files.csv", "speakers.csv"]
@@ -104,5 +164,31 @@ def test_evaluate_against_rttm(tmp_path: Path) -> None:
 def test_webhooks_and_resume(tmp_path: Path) -> None:
     nb = execute("04-webhooks-and-resume.ipynb", tmp_path)
     assert "True" in text_of(cell(nb, "cached"))
-    assert "succeeded" in text_of(cell(nb, "webhook"))
-    assert "SPEAKER_00" in text_of(cell(nb, "reattach"))
+
+    # re-attached from a new process: the same job, its speakers, and nothing new on the server
+    submitted = re.search(r"Job\(id='([^']+)'", text_of(cell(nb, "submit")))
+    assert submitted, text_of(cell(nb, "submit"))
+    reattach = stream_of(cell(nb, "reattach"))
+    found = re.search(r"^new process re-attached job (\S+): (\d+) speakers \(([^)]*)\), "
+                      r"(\d+) turns$", reattach, re.MULTILINE)
+    assert found, reattach
+    assert found.group(1) == submitted.group(1)
+    assert int(found.group(2)) == 2 and found.group(3) == "SPEAKER_00, SPEAKER_01"
+    assert int(found.group(4)) > 0
+    jobs = re.search(r"^jobs created by the server: (\d+) before, (\d+) after$", reattach, re.M)
+    uploads = re.search(r"^uploads received by the server: (\d+) before, (\d+) after$",
+                        reattach, re.M)
+    assert jobs and uploads, reattach
+    assert int(jobs.group(1)) == int(jobs.group(2)) == 1, "the re-attach created no job"
+    assert int(uploads.group(1)) == int(uploads.group(2)) == 1, "the re-attach uploaded nothing"
+
+    # the webhook, not polling, ended the wait (the first poll was due after one hour)
+    webhook = stream_of(cell(nb, "webhook"))
+    assert re.search(r"^\S+ succeeded [1-9]\d* turns$", webhook, re.MULTILINE), webhook
+    assert "webhooks accepted: 1, rejected: 0" in webhook
+    assert "polls of this job: 0" in webhook
+
+    # generated API keys and webhook secrets (secrets.token_urlsafe(32): 43 characters) never
+    # appear in an output
+    everything = "\n".join(text_of(c) for c in nb.cells if c.cell_type == "code")
+    assert not re.search(r"(?<![\w-])[\w-]{43}(?![\w-])", everything)
