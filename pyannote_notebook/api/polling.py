@@ -124,7 +124,10 @@ class PollPlanner:
             if hi > self._missed_until:
                 if now < lo:
                     remaining = lo - now
-                    if self.polls == 1:
+                    if self.polls == 1 and remaining > self.cap:
+                        # a long job: look once early (an unreadable file fails within
+                        # seconds); a short one is first looked at when it may be done, so a
+                        # failure surfaces at most ``cap`` s late and no GET is spent before
                         return min(self.first, remaining)
                     return remaining if remaining <= self.cap else max(self.cap, remaining / 2)
                 if now <= hi:
