@@ -14,32 +14,69 @@ import numpy as np
 
 from pyannote_notebook.errors import AudioError, InvalidOption
 
-__all__ = ["SAMPLE_RATE", "load_audio", "to_mono_16k"]
+__all__ = ["SAMPLE_RATE", "MAX_CHANNELS", "load_audio", "to_mono_16k"]
 
 SAMPLE_RATE = 16000
 
 
+MAX_CHANNELS = 32
+"""Largest channel count accepted on the first axis, i.e. in the ``(channels, frames)`` form."""
+
+
+def _frames_channels(x: np.ndarray, name: str) -> np.ndarray:
+    """Return 2-D ``x`` as ``(frames, channels)``, or raise when its layout is ambiguous.
+
+    The documented layout is soundfile's ``(frames, channels)``: taken when the first axis is
+    the longer one. ``(channels, frames)`` (pyannote/torchaudio's layout) is taken only when the
+    documented reading would mean more than :data:`MAX_CHANNELS` channels and fewer frames than
+    channels: at most 32 rows and more than 32 columns (e.g. ``(2, 16000)``). Everything else is ambiguous: a square
+    array, or fewer rows than columns with either both axes <= 32 (``(4, 10)``: 4 frames of 10
+    channels or 4 channels of 10 frames?) or more than 32 rows (``(40, 4000)``).
+    """
+    rows, cols = x.shape
+    if rows > cols:
+        return x
+    if rows <= MAX_CHANNELS < cols:
+        return x.T
+    raise AudioError(
+        f"{name}: ambiguous 2-D audio array of shape {x.shape}: cannot tell frames from "
+        "channels. Pass it as (frames, channels) with more frames than channels (soundfile's "
+        "layout, e.g. samples.T for a (channels, frames) array), or mix it to mono yourself "
+        "and pass a 1-D array"
+    )
+
+
 def to_mono_16k(samples: np.ndarray, sample_rate: int, *, name: str = "<array>") -> np.ndarray:
-    """Mix ``samples`` (``(n,)`` or ``(n, channels)``) to mono and resample to 16 kHz.
+    """Mix ``samples`` to mono and resample to 16 kHz.
+
+    Parameters
+    ----------
+    samples : numpy.ndarray
+        ``(frames,)`` mono, or ``(frames, channels)`` (soundfile's layout, the documented one).
+        ``(channels, frames)`` is also accepted when unambiguous: at most 32 channels and more
+        than 32 frames (``(2, 16000)`` is read as 2 channels). Channels are averaged.
+    sample_rate : int
+        Rate of ``samples`` in Hz.
+    name : str
+        Names the input in error messages.
 
     Raises
     ------
     AudioError
-        Empty input, non-finite samples or more than 2 dimensions (message names ``name``).
+        Empty input, non-finite samples, more than 2 dimensions, or a 2-D array whose layout is
+        ambiguous (square, or fewer rows than columns with both axes <= 32 or more than 32
+        rows); the message names ``name`` and the shape and says how to pass the array.
     """
     x = np.asarray(samples)
-    if x.ndim == 2:
-        # soundfile gives (frames, channels); accept (channels, frames) for few channels
-        if x.shape[0] <= 8 < x.shape[1]:
-            x = x.T
-        x = x.mean(axis=1)
-    elif x.ndim != 1:
+    if x.ndim not in (1, 2):
         raise AudioError(f"{name}: expected 1-D or 2-D audio samples, got shape {x.shape}")
     if x.size == 0:
-        raise AudioError(f"{name}: the audio is empty (0 samples)")
-    if np.issubdtype(x.dtype, np.integer):
+        raise AudioError(f"{name}: the audio is empty (0 samples, shape {x.shape})")
+    if np.issubdtype(x.dtype, np.integer):  # scale before mixing (the mean is a float)
         x = x.astype(np.float32) / float(np.iinfo(x.dtype).max)
     x = x.astype(np.float32, copy=False)
+    if x.ndim == 2:
+        x = _frames_channels(x, name).mean(axis=1, dtype=np.float32)
     if not np.all(np.isfinite(x)):
         raise AudioError(f"{name}: the audio contains NaN or infinite samples")
     sample_rate = int(sample_rate)
@@ -60,7 +97,9 @@ def load_audio(path: str | Path | np.ndarray, sample_rate: int | None = None
     Parameters
     ----------
     path : str, Path or numpy.ndarray
-        A file soundfile can read, or samples (then ``sample_rate`` is required).
+        A file soundfile can read, or samples (then ``sample_rate`` is required): ``(frames,)``
+        or ``(frames, channels)``; ``(channels, frames)`` only when unambiguous (see
+        :func:`to_mono_16k`).
     sample_rate : int, optional
         Rate of an array input; ignored for files.
 
@@ -72,7 +111,8 @@ def load_audio(path: str | Path | np.ndarray, sample_rate: int | None = None
     Raises
     ------
     AudioError
-        The file does not exist, cannot be decoded, or holds no samples (the message names it).
+        The file does not exist, cannot be decoded, or holds no samples (the message names it);
+        an array of ambiguous layout (see :func:`to_mono_16k`).
     InvalidOption
         An array was given without ``sample_rate``.
     """
@@ -91,6 +131,7 @@ def load_audio(path: str | Path | np.ndarray, sample_rate: int | None = None
         raise AudioError(f"{p}: cannot decode audio ({exc})") from exc
     if data.shape[0] == 0:
         raise AudioError(f"{p}: the audio file is empty (0 samples)")
-    if data.shape[1] == 1:
-        data = data[:, 0]  # a contiguous view: no copy for mono files
+    # soundfile's layout is known to be (frames, channels): mix here rather than let
+    # to_mono_16k guess it (a file of a few frames and more channels is not ambiguous)
+    data = data[:, 0] if data.shape[1] == 1 else data.mean(axis=1, dtype=np.float32)
     return to_mono_16k(data, sr, name=str(p)), SAMPLE_RATE

@@ -100,7 +100,8 @@ def identify(audio: str | Path | np.ndarray,
     Parameters
     ----------
     audio : str, Path or numpy.ndarray
-        File or samples (with ``sample_rate``).
+        File or samples (with ``sample_rate``), laid out as for
+        :func:`pyannote_notebook.engine.audio.to_mono_16k`.
     voiceprints : dict or list
         ``{label: voiceprint}`` or the wire form ``[{"label", "voiceprint"}]``; voiceprints
         come from :func:`pyannote_notebook.engine.voiceprint`.

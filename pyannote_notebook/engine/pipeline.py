@@ -21,6 +21,7 @@ cloud's, so callers can rely on both keys).
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -171,8 +172,13 @@ def _smooth(frames: np.ndarray, min_frames: int) -> np.ndarray:
 
 def run_pipeline(wav: np.ndarray, *, num_speakers: int | None = None,
                  min_speakers: int | None = None, max_speakers: int | None = None,
-                 params: PipelineParams = PipelineParams()) -> Diarization:
+                 params: PipelineParams = PipelineParams(),
+                 on_stage: Callable[[str, str], None] | None = None) -> Diarization:
     """Diarize 16 kHz mono ``wav``; see the module docstring.
+
+    ``on_stage(stage, "start" | "end")``, when given, is called around each timed stage
+    (``vad``, ``embeddings``, ``clustering``, ``turns``): a hook for measurements (e.g. the
+    benchmark's per-stage peak memory); it does not change the result.
 
     Raises
     ------
@@ -188,19 +194,30 @@ def run_pipeline(wav: np.ndarray, *, num_speakers: int | None = None,
     timings: dict[str, float] = {}
     warnings: list[str] = []
     duration = len(wav) / SAMPLE_RATE
+
+    def mark(stage: str, phase: str) -> None:
+        if on_stage is not None:
+            on_stage(stage, phase)
+
+    mark("vad", "start")
     t0 = time.perf_counter()
     regions = speech_regions(wav)
     timings["vad"] = time.perf_counter() - t0
+    mark("vad", "end")
     speech = float(sum(e - s for s, e in regions))
     windows = _windows(regions, params)
+    mark("embeddings", "start")
     t0 = time.perf_counter()
     emb = _embed(wav, windows) if windows else np.zeros((0, 256), dtype=np.float32)
     timings["embeddings"] = time.perf_counter() - t0
+    mark("embeddings", "end")
+    mark("clustering", "start")
     t0 = time.perf_counter()
     lo = min_speakers or 1
     hi = max_speakers or max(lo, params.max_speakers_default)
     labels = cluster(emb, num_speakers=num_speakers, min_speakers=lo, max_speakers=hi)
     timings["clustering"] = time.perf_counter() - t0
+    mark("clustering", "end")
     n_found = int(labels.max() + 1) if len(labels) else 0
     estimated = num_speakers is None and (min_speakers is None or max_speakers is None
                                           or min_speakers != max_speakers)
@@ -218,11 +235,13 @@ def run_pipeline(wav: np.ndarray, *, num_speakers: int | None = None,
     if not regions:
         warnings.append("no speech was detected")
     n_frames = int(np.ceil(duration / FRAME))
+    mark("turns", "start")
     t0 = time.perf_counter()
     frames = _frame_labels(regions, windows, labels, n_frames)
     frames = _smooth(frames, int(round(params.min_segment / FRAME)))
     turns = [(s * FRAME, min(e * FRAME, duration), lab) for lab, s, e in _runs(frames) if lab >= 0]
     timings["turns"] = time.perf_counter() - t0
+    mark("turns", "end")
     speakers = sorted({t[2] for t in turns})
     return Diarization(turns, len(speakers), speech, duration, estimated, emb, labels,
                        warnings, timings)
@@ -251,7 +270,9 @@ def diarize(audio: str | Path | np.ndarray, *, num_speakers: int | None = None,
     Parameters
     ----------
     audio : str, Path or numpy.ndarray
-        Audio file (anything soundfile reads) or samples (then give ``sample_rate``).
+        Audio file (anything soundfile reads) or samples (then give ``sample_rate``):
+        ``(frames,)`` or ``(frames, channels)``; ``(channels, frames)`` only when unambiguous
+        (see :func:`pyannote_notebook.engine.audio.to_mono_16k`).
     num_speakers : int, optional
         Exact number of speakers; cannot be combined with ``min_speakers``/``max_speakers``.
     min_speakers, max_speakers : int, optional
@@ -270,7 +291,8 @@ def diarize(audio: str | Path | np.ndarray, *, num_speakers: int | None = None,
     Raises
     ------
     AudioError
-        Unreadable or empty audio (the message names the file).
+        Unreadable or empty audio (the message names the file), or a 2-D array of ambiguous
+        layout (the message names its shape).
     InvalidOption
         Inconsistent speaker counts or an array without ``sample_rate``.
     WeightsMissing

@@ -104,7 +104,8 @@ def voiceprint(audio: str | Path | np.ndarray, *, sample_rate: int | None = None
     Raises
     ------
     AudioError
-        Unreadable or empty audio.
+        Unreadable or empty audio, or a 2-D array of ambiguous layout (see
+        :func:`pyannote_notebook.engine.audio.to_mono_16k`).
     EngineError
         The clip is longer than 30 s or holds no speech.
     """

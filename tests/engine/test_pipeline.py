@@ -169,3 +169,17 @@ def test_short_dialogues_count_and_der(short_outputs, name):
     assert len(_speakers(out)) == SHORT[name][1]
     assert der(rttm, out) < 0.05
     assert "estimated on only" in out["warning"]  # short audio: still warned
+
+
+def test_on_stage_hook_brackets_each_timed_stage_and_changes_nothing(sample_files):
+    from pyannote_notebook.engine.pipeline import format_output, run_pipeline
+
+    wav, _ = load_audio(sample_files[0])
+    calls = []
+    hooked = run_pipeline(wav, num_speakers=2, on_stage=lambda s, p: calls.append((s, p)))
+    plain = run_pipeline(wav, num_speakers=2)
+    assert calls == [(s, p) for s in ("vad", "embeddings", "clustering", "turns")
+                     for p in ("start", "end")]
+    assert list(hooked.timings) == ["vad", "embeddings", "clustering", "turns"]
+    assert format_output(hooked) == format_output(plain)
+    np.testing.assert_array_equal(hooked.window_labels, plain.window_labels)
