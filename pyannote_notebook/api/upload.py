@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import IO, Any
 
+from pyannote_notebook._layout import AMBIGUOUS_LAYOUT_HINT, frames_first
 from pyannote_notebook.errors import InvalidOption
 
 __all__ = ["UploadSource", "StreamingBody", "prepare_source", "Progress"]
@@ -258,10 +259,16 @@ def _from_array(array: Any, sample_rate: object) -> UploadSource:
     if data.dtype.kind not in "fiu":
         raise InvalidOption("audio", f"array must hold numbers, got dtype {data.dtype}")
     data = np.squeeze(data)
-    if data.ndim == 2 and data.shape[0] < data.shape[1]:
-        data = data.T  # pyannote convention (channel, time) -> wavfile's (time, channel)
-    if data.ndim not in (1, 2) or data.shape[0] == 0:
-        raise InvalidOption("audio", f"array must be (time,) or (channel, time), got {np.shape(array)}")
+    if data.ndim not in (1, 2) or data.shape[0] == 0 or data.size == 0:
+        raise InvalidOption("audio", f"array must be (frames,), (frames, channels) or "
+                                     f"(channels, frames), got shape {np.shape(array)}")
+    if data.ndim == 2:
+        layout = frames_first(*data.shape)  # the engine's rule (pyannote_notebook._layout)
+        if layout is None:
+            raise InvalidOption("audio", f"ambiguous array of shape {np.shape(array)}: "
+                                         f"{AMBIGUOUS_LAYOUT_HINT}")
+        if not layout:
+            data = data.T  # (channels, frames) -> wavfile's (frames, channels)
     if data.dtype.kind == "f":
         data = data.astype(np.float32, copy=False)
     tmpdir = tempfile.mkdtemp(prefix="pyannote-upload-")

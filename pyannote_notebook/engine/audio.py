@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from pyannote_notebook._layout import AMBIGUOUS_LAYOUT_HINT, MAX_CHANNELS, frames_first
 from pyannote_notebook.errors import AudioError, InvalidOption
 
 __all__ = ["SAMPLE_RATE", "MAX_CHANNELS", "load_audio", "to_mono_16k"]
@@ -19,31 +20,14 @@ __all__ = ["SAMPLE_RATE", "MAX_CHANNELS", "load_audio", "to_mono_16k"]
 SAMPLE_RATE = 16000
 
 
-MAX_CHANNELS = 32
-"""Largest channel count accepted on the first axis, i.e. in the ``(channels, frames)`` form."""
-
-
 def _frames_channels(x: np.ndarray, name: str) -> np.ndarray:
-    """Return 2-D ``x`` as ``(frames, channels)``, or raise when its layout is ambiguous.
-
-    The documented layout is soundfile's ``(frames, channels)``: taken when the first axis is
-    the longer one. ``(channels, frames)`` (pyannote/torchaudio's layout) is taken only when the
-    documented reading would mean more than :data:`MAX_CHANNELS` channels and fewer frames than
-    channels: at most 32 rows and more than 32 columns (e.g. ``(2, 16000)``). Everything else is ambiguous: a square
-    array, or fewer rows than columns with either both axes <= 32 (``(4, 10)``: 4 frames of 10
-    channels or 4 channels of 10 frames?) or more than 32 rows (``(40, 4000)``).
-    """
-    rows, cols = x.shape
-    if rows > cols:
-        return x
-    if rows <= MAX_CHANNELS < cols:
-        return x.T
-    raise AudioError(
-        f"{name}: ambiguous 2-D audio array of shape {x.shape}: cannot tell frames from "
-        "channels. Pass it as (frames, channels) with more frames than channels (soundfile's "
-        "layout, e.g. samples.T for a (channels, frames) array), or mix it to mono yourself "
-        "and pass a 1-D array"
-    )
+    """Return 2-D ``x`` as ``(frames, channels)``, or raise when its layout is ambiguous (the
+    rule: :func:`pyannote_notebook._layout.frames_first`)."""
+    layout = frames_first(*x.shape)
+    if layout is None:
+        raise AudioError(f"{name}: ambiguous 2-D audio array of shape {x.shape}: "
+                         f"{AMBIGUOUS_LAYOUT_HINT}")
+    return x if layout else x.T
 
 
 def to_mono_16k(samples: np.ndarray, sample_rate: int, *, name: str = "<array>") -> np.ndarray:

@@ -116,6 +116,23 @@ def test_upload_numpy_array_as_wav(client, storage):
     assert url2 == url                                          # same content, same key
 
 
+def test_upload_array_layouts_follow_the_engines_rule(client, storage):
+    from scipy.io import wavfile
+
+    rate = 8000
+    stereo = np.stack([np.linspace(-0.5, 0.5, rate), np.linspace(0.5, -0.5, rate)]).astype(np.float32)
+    for given in (stereo, stereo.T):                # (channels, frames) and (frames, channels)
+        _, got = wavfile.read(io.BytesIO(storage[client.upload(given, sample_rate=rate)]))
+        assert got.shape == (rate, 2)
+        np.testing.assert_array_equal(got, stereo.T)
+    for shape in ((4, 10), (40, 4000), (16, 16)):   # as ambiguous for the upload as for the engine
+        with pytest.raises(InvalidOption, match=rf"^audio: ambiguous array of shape \({shape[0]}, "
+                                                rf"{shape[1]}\): cannot tell frames from channels"):
+            client.upload(np.zeros(shape, dtype=np.float32), sample_rate=rate)
+    with pytest.raises(InvalidOption, match="got shape \\(0,\\)"):
+        client.upload(np.zeros(0, dtype=np.float32), sample_rate=rate)
+
+
 def test_upload_bad_inputs(client, fake, tmp_path):
     with pytest.raises(InvalidOption, match="^sample_rate: is required"):
         client.upload(np.zeros(10, dtype=np.float32))
