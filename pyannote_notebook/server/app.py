@@ -283,7 +283,7 @@ def create_app(state: ServerState) -> ControlMiddleware:
         data = runner.get(job_id, owner=_owner(request))
         if data is None:
             return api_error(404, f"Job {job_id} not found", _request_id(request))
-        state.stats.count_job_read(job_id)
+        state.stats.count_job_read(job_id, request.headers.get("user-agent"))
         return _json(200, data)
 
     def _int_param(request: Request, name: str, default: int, low: int, high: int | None,

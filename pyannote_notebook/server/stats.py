@@ -5,7 +5,18 @@ from __future__ import annotations
 import threading
 from collections import Counter
 
-__all__ = ["ServerStats"]
+__all__ = ["ServerStats", "agent_family"]
+
+
+def agent_family(user_agent: str | None) -> str:
+    """The client family of a ``User-Agent`` header: its text up to the first ``/``, or ``""``.
+
+    ``"pyannote-notebook/0.1.0"`` -> ``"pyannote-notebook"``; ``"pyannoteAI-sdk-python/0.4.0"``
+    -> ``"pyannoteAI-sdk-python"``; a missing or empty header -> ``""``.
+    """
+    if not user_agent:
+        return ""
+    return user_agent.split("/", 1)[0].strip()
 
 
 class ServerStats:
@@ -24,6 +35,12 @@ class ServerStats:
         ``"diarize"`` / ``"identify"`` / ``"voiceprint"`` -> jobs created.
     job_reads : Counter[str]
         Job id -> ``GET /v1/jobs/{id}`` requests for it (how many polls a job cost).
+    job_reads_by_agent : Counter[tuple[str, str]]
+        ``(job id, agent family)`` -> ``GET /v1/jobs/{id}`` requests for it, the family being the
+        request's ``User-Agent`` up to its first ``/`` (``"pyannote-notebook"`` for this package's
+        client, ``"pyannoteAI-sdk-python"`` for the official SDK) or ``""`` without the header.
+        Tells apart the polls of several clients waiting on the same job; its values sum to
+        :attr:`job_reads`'s.
     webhook_attempts : int
         Webhook POST attempts (first attempts and retries).
     dropped_connections : int
@@ -37,6 +54,7 @@ class ServerStats:
         self.jobs_created = 0
         self.jobs_created_by_kind: Counter[str] = Counter()
         self.job_reads: Counter[str] = Counter()
+        self.job_reads_by_agent: Counter[tuple[str, str]] = Counter()
         self.webhook_attempts = 0
         self.dropped_connections = 0
 
@@ -57,9 +75,11 @@ class ServerStats:
             self.jobs_created += 1
             self.jobs_created_by_kind[kind] += 1
 
-    def count_job_read(self, job_id: str) -> None:
+    def count_job_read(self, job_id: str, user_agent: str | None = None) -> None:
+        family = agent_family(user_agent)
         with self._lock:
             self.job_reads[job_id] += 1
+            self.job_reads_by_agent[(job_id, family)] += 1
 
     def count_webhook_attempt(self) -> None:
         with self._lock:

@@ -208,6 +208,6 @@ def test_a_server_never_stopped_lets_the_process_exit(tmp_path) -> None:
         print("first attempt:", h.webhook_attempts[0].outcome)
     """))
     out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
-                         timeout=45)  # the retry delays alone would take 360 s
+                         timeout=150)  # the retry delays alone would take 360 s
     assert out.returncode == 0, out.stderr
     assert out.stdout == "first attempt: connection_failed\n"
