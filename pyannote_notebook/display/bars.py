@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from pyannote_notebook.analysis.stats import CorpusStats, speaker_stats
-from pyannote_notebook.display.colors import label_color
+from pyannote_notebook.display.colors import color_map
 from pyannote_notebook.display.html import Plot
 from pyannote_notebook.display.timeline import LONG_FILE, new_axes, use_clock_axis
 from pyannote_notebook.errors import InvalidOption
@@ -70,12 +70,13 @@ def plot_speaker_time(
     fig, ax = new_axes(ax, len(groups), figsize)
     n = len(groups)
     seen: set[str] = set()
+    palette = color_map(df["speaker"].tolist(), colors)  # all labels of the plot: distinct
     if corpus:
         left = dict.fromkeys(groups, 0.0)
         for uri, label, t in zip(df["uri"].tolist(), df["speaker"].tolist(),
                                  df["talk_time"].to_numpy(np.float64).tolist()):
             y = n - 1 - groups.index(uri)
-            bar = ax.barh(y, t, left=left[uri], height=0.7, color=label_color(label, colors),
+            bar = ax.barh(y, t, left=left[uri], height=0.7, color=palette[label],
                           edgecolor="white", linewidth=0.5,
                           label=str(label) if label not in seen else "_nolegend_")
             bar.patches[0].set_gid(f"{uri}/{label}")
@@ -90,7 +91,7 @@ def plot_speaker_time(
         times = df["talk_time"].to_numpy(np.float64)
         ys = np.arange(n - 1, -1, -1, dtype=float)
         bars = ax.barh(ys, times, height=0.7,
-                       color=[label_color(lbl, colors) for lbl in groups])
+                       color=[palette[lbl] for lbl in groups])
         for patch, lbl in zip(bars.patches, groups):
             patch.set_gid(str(lbl))
         if "share" in df.columns:

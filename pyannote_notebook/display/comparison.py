@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from pyannote_notebook.analysis.stats import as_turns
-from pyannote_notebook.display.colors import UNMATCHED, label_color
+from pyannote_notebook.display.colors import UNMATCHED, color_map
 from pyannote_notebook.display.html import Plot
 from pyannote_notebook.display.timeline import _clip, add_bars, finish_time_axis, new_axes, parse_window
 
@@ -93,11 +93,12 @@ def plot_comparison(
         key=lambda h: (0, ref_rank[mapping[h]], str(h)) if mapping.get(h) in ref_rank
         else (1, 0, str(h)),
     )
+    ref_colors = color_map(ref.labels, colors)  # distinct within the plot
     hyp_colors: dict[str, Any] = {}
     unmatched = 0
     for h in hyp_order:
         if mapping.get(h) in ref_rank:
-            hyp_colors[h] = label_color(mapping[h], colors)
+            hyp_colors[h] = ref_colors[mapping[h]]
         else:
             hyp_colors[h] = UNMATCHED[unmatched % len(UNMATCHED)]
             unmatched += 1
@@ -105,7 +106,7 @@ def plot_comparison(
     rows: list[tuple[str, str, np.ndarray, np.ndarray, Any]] = []  # (ticklabel, gid, s, e, color)
     for i, lbl in enumerate(ref.labels):
         m = ref.codes == i
-        rows.append((f"ref {lbl}", f"ref:{lbl}", ref.start[m], ref.end[m], label_color(lbl, colors)))
+        rows.append((f"ref {lbl}", f"ref:{lbl}", ref.start[m], ref.end[m], ref_colors[lbl]))
     hyp_index = {lbl: i for i, lbl in enumerate(hyp.labels)}
     for h in hyp_order:
         m = hyp.codes == hyp_index[h]

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from pyannote_notebook.analysis.stats import as_turns, overlap_regions
-from pyannote_notebook.display.colors import label_color
+from pyannote_notebook.display.colors import color_map
 from pyannote_notebook.display.html import Plot
 from pyannote_notebook.errors import InvalidOption
 
@@ -143,7 +143,8 @@ def plot_timeline(
     window : (start, end) or Segment, optional
         Show only this time range (turns are cropped to it; xlim is exactly the window).
     colors : Mapping[label, colour], optional
-        Overrides the stable default colours (:func:`~pyannote_notebook.display.colors.label_color`).
+        Overrides the default colours, which are stable across calls and distinct within the
+        plot (:func:`~pyannote_notebook.display.colors.color_map`).
     title : str, optional
         Defaults to the uri.
     show_overlap : bool
@@ -166,12 +167,12 @@ def plot_timeline(
     labels = data.labels
     n = len(labels)
     fig, ax = new_axes(ax, n, figsize)
+    palette = color_map(labels, colors)
     for i, label in enumerate(labels):
         y = n - 1 - i
         mask = data.codes == i
         s, e = _clip(data.start[mask], data.end[mask], win)
-        color = label_color(label, colors)
-        add_bars(ax, s, e, y + 0.1, 0.8, gid=f"speaker:{label}", facecolors=color,
+        add_bars(ax, s, e, y + 0.1, 0.8, gid=f"speaker:{label}", facecolors=palette[label],
                  edgecolors="none", label=str(label))
     if show_overlap and n > 1:
         regions = overlap_regions(data)

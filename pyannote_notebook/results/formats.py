@@ -5,7 +5,7 @@ Two levels:
 * low level, on plain Python data (no numpy, pandas or pyannote.core at import time, because the
   ``pyannote-notebook evaluate`` command reads its inputs through here and must start fast):
   :func:`parse_rttm` -> :class:`RTTMData`, :func:`parse_uem` -> :class:`UEMData`;
-* Annotation level (pyannote.core / pandas imported inside the functions):
+* Annotation level (numpy, pyannote.core, pandas imported inside the functions):
   :func:`read_rttm`, :func:`write_rttm`, :func:`read_uem`, :func:`write_uem`,
   :func:`annotation_to_dataframe`, :func:`dataframe_to_annotations`.
 
@@ -355,28 +355,48 @@ def read_rttm(path: PathOrFile, *, strict: bool = True) -> dict[str, Annotation]
     """Read an RTTM file into one :class:`pyannote.core.Annotation` per file id.
 
     Every line becomes its own track (track name = line number), so overlapping turns of the
-    same speaker are kept as they are in the file. With ``strict=False`` malformed lines are
-    skipped and reported in one :class:`MalformedLinesWarning` (each line's ``path:line``
-    and reason); :func:`parse_rttm` returns them as data.
+    same speaker, and identical segments, are kept as they are in the file. With
+    ``strict=False`` malformed lines are skipped and reported in one
+    :class:`MalformedLinesWarning` (each line's ``path:line`` and reason); :func:`parse_rttm`
+    returns them as data.
+
+    The Annotations are built in one pass (sorted with numpy, then
+    ``Annotation.from_records``), equal track for track to assigning
+    ``annotation[Segment(start, end), line] = speaker`` line by line.
 
     Raises
     ------
     FormatError, FileNotFoundError
         As :func:`parse_rttm`.
     """
-    from pyannote.core import Annotation, Segment
+    from pyannote_notebook.results._build import gc_paused
 
-    data = parse_rttm(path, strict=strict)
+    # a 100k-line file allocates several hundred thousand acyclic containers (split lines,
+    # turns, Segments, track dicts): cyclic-GC passes would only rescan them (see gc_paused)
+    with gc_paused():
+        data = parse_rttm(path, strict=strict)
+        annotations = _rttm_annotations(data)
     _warn_skipped(data.skipped)
-    out: dict[str, Annotation] = {}
-    for turn in data.turns:
-        annotation = out.get(turn.uri)
-        if annotation is None:
-            annotation = out[turn.uri] = Annotation(uri=turn.uri)
-        # round away float noise of start + duration (3.045 + 3.076 -> 6.121, not 6.1209999...)
-        end = round(turn.start + turn.duration, 9)
-        annotation[Segment(turn.start, end), turn.line] = turn.speaker
-    return out
+    return annotations
+
+
+def _rttm_annotations(data: RTTMData) -> dict[str, Annotation]:
+    """``uri -> Annotation`` of parsed turns (track = line number), in one pass per uri."""
+    import numpy as np
+
+    from pyannote_notebook.results._build import annotation_from_columns, group_rows
+
+    if not data.turns:
+        return {}
+    uris, starts, durations, speakers, lines = zip(*data.turns)
+    # round away float noise of start + duration (3.045 + 3.076 -> 6.121, not 6.1209999...)
+    ends = [round(s + d, 9) for s, d in zip(starts, durations)]
+    start_arr = np.array(starts, dtype=np.float64)
+    end_arr = np.array(ends, dtype=np.float64)
+    return {
+        uri: annotation_from_columns(start_arr, end_arr, speakers, lines, uri=uri, rows=rows)
+        for uri, rows in group_rows(uris).items()
+    }
 
 
 def _open_for_write(path_or_file: PathOrFile) -> tuple[IO[str], bool]:
@@ -517,15 +537,19 @@ def dataframe_to_annotations(df: pd.DataFrame) -> dict[str | None, Annotation]:
     """Build ``uri -> Annotation`` from a table with columns ``speaker, start`` and ``end`` or
     ``duration`` (and optionally ``uri``; without it the single key is ``None``).
 
-    Every row becomes its own track.
+    Every row becomes its own track (track name = row position 0, 1, ...). The Annotations are
+    built in one pass, equal track for track to assigning
+    ``annotation[Segment(start, end), position] = speaker`` row by row.
 
     Raises
     ------
     InvalidOption
         A required column is missing, or a row has a non-positive duration (the message gives
-        the row index).
+        the index of the first such row).
     """
-    from pyannote.core import Annotation, Segment
+    import numpy as np
+
+    from pyannote_notebook.results._build import annotation_from_columns, group_rows
 
     columns = set(df.columns)
     missing = {"speaker", "start"} - columns
@@ -537,15 +561,16 @@ def dataframe_to_annotations(df: pd.DataFrame) -> dict[str | None, Annotation]:
     starts = df["start"].astype(float).to_numpy()
     ends = (df["end"].astype(float).to_numpy() if "end" in columns
             else starts + df["duration"].astype(float).to_numpy())
+    bad = np.flatnonzero(~(ends > starts))  # NaN times are bad too
+    if len(bad):
+        position = int(bad[0])
+        index = next(iter(df.index[position:position + 1]))
+        start, end = float(starts[position]), float(ends[position])
+        raise InvalidOption("df", f"row {index!r}: end {end} is not after start {start}")
     uris = df["uri"].tolist() if "uri" in columns else [None] * len(df)
-    out: dict[str | None, Annotation] = {}
-    for position, (index, uri, speaker, start, end) in enumerate(
-        zip(df.index, uris, df["speaker"].tolist(), starts.tolist(), ends.tolist())
-    ):
-        if not end > start:
-            raise InvalidOption("df", f"row {index!r}: end {end} is not after start {start}")
-        annotation = out.get(uri)
-        if annotation is None:
-            annotation = out[uri] = Annotation(uri=uri)
-        annotation[Segment(start, end), position] = speaker
-    return out
+    speakers = df["speaker"].tolist()
+    positions = range(len(df))
+    return {
+        uri: annotation_from_columns(starts, ends, speakers, positions, uri=uri, rows=rows)
+        for uri, rows in group_rows(uris).items()
+    }

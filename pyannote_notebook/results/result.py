@@ -12,7 +12,8 @@ Here the turns are sorted once with numpy and handed to the public
 :meth:`pyannote.core.Annotation.from_records` constructor in that order (timsort on an already
 sorted run costs n comparisons), with the same ``"A", "B", ...`` track names pyannote.audio ends up
 with, so ``Result.annotation == <pyannote.audio's annotation>`` under ``Annotation.__eq__``.
-No private pyannote.core attribute is touched. ``benchmarks/convert.py`` measures the gain.
+No private pyannote.core attribute is touched. ``benchmarks/convert.py`` measures the gain. The
+builder (``results/_build.py``) is shared with the RTTM and DataFrame readers of ``formats``.
 
 Heavy imports (pandas, pyannote.core, matplotlib) happen inside the methods that need them.
 """
@@ -208,11 +209,9 @@ def turns_to_annotation(turns: Turns, uri: str | None = None) -> Annotation:
     ``annotation.rename_tracks("string")`` names them, so that two turns with the same times
     (e.g. a same-speaker duplicate) survive as distinct tracks.
     """
-    from pyannote.core import Annotation, Segment
-    from pyannote.core.utils.generators import string_generator
+    from pyannote_notebook.results._build import annotation_from_columns
 
-    segments = map(Segment, turns.start.tolist(), turns.end.tolist())
-    return Annotation.from_records(zip(segments, string_generator(), turns.speaker), uri=uri)
+    return annotation_from_columns(turns.start, turns.end, turns.speaker, uri=uri, presorted=True)
 
 
 # --------------------------------------------------------------------------- Result
@@ -566,7 +565,18 @@ class Result:
         index = pd.Index(np.arange(len(score)) * float(resolution), name="time")
         return pd.Series(np.asarray(score, dtype=np.float64), index=index, name="confidence")
 
-    def _segments_frame(self, key: str, columns: dict[str, str]) -> pd.DataFrame | None:
+    def _segments_frame(self, key: str, columns: dict[str, str], *,
+                        optional_times: bool = False) -> pd.DataFrame | None:
+        """Table of the ``key`` array (``columns``: frame column -> JSON field).
+
+        ``start``/``end`` must be finite numbers on every item; with ``optional_times`` an
+        absent or null time becomes NaN (a present non-number is still an error).
+
+        Raises
+        ------
+        FormatError
+            Not a list of objects, or a bad time; the message names ``key[index].field``.
+        """
         items = self.raw.get(key)
         if items is None:
             return None
@@ -578,9 +588,16 @@ class Result:
         for out, src in columns.items():
             values = [t.get(src) for t in items]
             if out in ("start", "end"):
-                if not all(_is_number(v) for v in values):
-                    raise FormatError(f"{key}: every item needs numeric {src!r}", path=self.source)
-                data[out] = np.array(values, dtype=np.float64)
+                for i, v in enumerate(values):
+                    if _is_number(v) or (optional_times and v is None):
+                        continue
+                    if src not in items[i]:
+                        raise FormatError(f"{key}[{i}] has no {src!r} field (required)",
+                                          path=self.source)
+                    raise FormatError(f"{key}[{i}].{src} must be a finite number of seconds, "
+                                      f"got {v!r}", path=self.source)
+                data[out] = np.array([np.nan if v is None else v for v in values],
+                                     dtype=np.float64)
             else:  # object dtype keeps None (e.g. an unmatched ``match``) as None
                 data[out] = pd.Series(values, dtype=object)
         df = pd.DataFrame(data)
@@ -598,7 +615,11 @@ class Result:
 
     @property
     def words(self) -> pd.DataFrame | None:
-        """``wordLevelTranscription`` as columns ``start, end, speaker, text`` (None if absent)."""
+        """``wordLevelTranscription`` as columns ``start, end, speaker, text`` (None if absent).
+
+        Raises FormatError when an item lacks a numeric ``start`` / ``end`` (required by the API
+        for transcription segments); the message names the item's index.
+        """
         return self._segments_frame(
             "wordLevelTranscription",
             {"start": "start", "end": "end", "speaker": "speaker", "text": "text"},
@@ -606,7 +627,10 @@ class Result:
 
     @property
     def transcript(self) -> pd.DataFrame | None:
-        """``turnLevelTranscription`` as columns ``start, end, speaker, text`` (None if absent)."""
+        """``turnLevelTranscription`` as columns ``start, end, speaker, text`` (None if absent).
+
+        Raises FormatError as :attr:`words` does.
+        """
         return self._segments_frame(
             "turnLevelTranscription",
             {"start": "start", "end": "end", "speaker": "speaker", "text": "text"},
@@ -615,7 +639,21 @@ class Result:
     @property
     def identification(self) -> pd.DataFrame | None:
         """Identify jobs: ``start, end, speaker, diarization_speaker, match`` (+
-        ``confidence_<VOICEPRINT>`` columns when given), sorted by time; None otherwise."""
+        ``confidence_<VOICEPRINT>`` columns when given), sorted by time; None otherwise.
+
+        The API marks only ``diarizationSpeaker`` and ``match`` as required on an
+        identification item. An item without ``start`` / ``end`` (absent or null) is **kept**,
+        with NaN for each missing time, so that its speaker -> match row is not lost; rows
+        without a start sort after the timed ones, in output order. Such rows cannot be placed on
+        a timeline: ``ident.dropna(subset=["start", "end"])`` keeps the timed ones. Absent
+        ``speaker`` / ``match`` are None. A time that is present but not a finite number raises.
+
+        Raises
+        ------
+        FormatError
+            ``identification`` is not a list of objects, or an item's ``start`` / ``end`` is
+            present and not a finite number (the message names ``identification[i]``).
+        """
         return self._segments_frame(
             "identification",
             {
@@ -625,6 +663,7 @@ class Result:
                 "diarization_speaker": "diarizationSpeaker",
                 "match": "match",
             },
+            optional_times=True,
         )
 
     @property

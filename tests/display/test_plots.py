@@ -14,6 +14,7 @@ from pyannote.core import Annotation, Segment
 from pyannote_notebook.analysis.stats import corpus_stats, speaker_stats
 from pyannote_notebook.display import (
     Plot,
+    color_map,
     figure_to_png,
     label_color,
     plot_comparison,
@@ -90,6 +91,82 @@ def test_colours_stable_across_calls_and_explicit_mapping() -> None:
     assert label_color("alice") == PALETTE[__import__("zlib").crc32(b"alice") % 20]
     p = plot_timeline(a, colors={"alice": "#000000"})
     assert tuple(by_gid(p.axes)["speaker:alice"].get_facecolor()[0]) == (0.0, 0.0, 0.0, 1.0)
+
+
+def face(artist) -> tuple:
+    """Face colour (RGBA) of a collection (its first face) or of a patch."""
+    colours = artist.get_facecolor()
+    return tuple(float(v) for v in (colours[0] if np.ndim(colours) == 2 else colours))
+
+
+def test_hashed_names_that_collide_get_distinct_colours_in_one_plot() -> None:
+    # the premise: CRC-32 mod 20 sends both names to PALETTE[3]
+    assert label_color("Alice") == label_color("Carol") == PALETTE[3]
+    expected = {"SPEAKER_00": PALETTE[0], "SPEAKER_01": PALETTE[1],
+                "Alice": PALETTE[3],   # sorts first among hashed names: keeps its colour
+                "Carol": PALETTE[2]}   # first free palette colour
+    ann = make([(0, 4, "Carol"), (2, 6, "Alice"), (6, 8, "SPEAKER_01"), (9, 12, "SPEAKER_00")])
+    first, second = plot_timeline(ann), plot_timeline(ann)
+    # same labels in another order and another file: same colours
+    other = plot_timeline(make([(0, 1, "SPEAKER_00"), (1, 2, "Alice"), (3, 4, "SPEAKER_01"),
+                                (5, 6, "Carol")], uri="g"))
+    for p in (first, second, other):
+        faces = {gid.removeprefix("speaker:"): face(coll) for gid, coll in by_gid(p.axes).items()
+                 if gid.startswith("speaker:")}
+        assert faces == {label: pytest.approx(to_rgba(colour))
+                         for label, colour in expected.items()}
+        assert len(set(faces.values())) == 4  # drawn colours distinct per label
+    assert color_map(["Carol", "Alice", "SPEAKER_01", "SPEAKER_00"]) == {
+        "Carol": PALETTE[2], "Alice": PALETTE[3], "SPEAKER_01": PALETTE[1],
+        "SPEAKER_00": PALETTE[0]}
+    assert list(color_map(["b", "a", "b"])) == ["b", "a"]
+
+
+def test_color_map_rules() -> None:
+    # SPEAKER_nn keep PALETTE[nn]; SPEAKER_20 (same index as SPEAKER_00) moves, the smaller wins
+    assert color_map(["SPEAKER_20", "SPEAKER_00", "SPEAKER_01"]) == {
+        "SPEAKER_20": PALETTE[2], "SPEAKER_00": PALETTE[0], "SPEAKER_01": PALETTE[1]}
+    # a hashed name avoids SPEAKER_nn colours: "x" hashes to 3, like SPEAKER_03
+    assert label_color("x") == PALETTE[3]
+    assert color_map(["x", "SPEAKER_03"]) == {"x": PALETTE[0], "SPEAKER_03": PALETTE[3]}
+    # explicit colours win (any matplotlib spec) and default colours avoid them, except that
+    # SPEAKER_nn keep their indexed colour
+    assert color_map(["Alice", "Bob", "SPEAKER_03"], {"Bob": "tab:red"}) == {
+        "Alice": PALETTE[0], "Bob": "tab:red", "SPEAKER_03": PALETTE[3]}
+    # up to 20 labels: all distinct, whatever their hashes; the assignment ignores input order
+    names = [f"guest {k}" for k in range(20)]
+    assignment = color_map(names)
+    assert sorted(assignment.values()) == sorted(PALETTE)
+    assert color_map(reversed(names)) == assignment
+    # beyond 20, colours repeat but every label still gets one
+    many = color_map(names + ["one more"])
+    assert len(many) == 21 and set(many.values()) == set(PALETTE)
+
+
+def test_comparison_and_bars_colour_colliding_names_distinctly() -> None:
+    ref = make([(0, 10, "Alice"), (10, 20, "Carol")])
+    hyp = make([(0, 10, "h1"), (10, 20, "h2")])
+    _, ax = plot_comparison(ref, hyp)
+    g = by_gid(ax)
+    assert face(g["ref:Alice"]) == pytest.approx(to_rgba(PALETTE[3]))
+    assert face(g["ref:Carol"]) == pytest.approx(to_rgba(PALETTE[0]))  # first free colour
+    assert face(g["hyp:h1"]) == face(g["ref:Alice"])  # mapped hyp speakers share the colour
+    assert face(g["hyp:h2"]) == face(g["ref:Carol"])
+
+    fig, ax = plot_speaker_time(speaker_stats(ref))
+    faces = {p.get_gid(): face(p) for p in ax.patches}
+    assert faces == {"Alice": pytest.approx(to_rgba(PALETTE[3])),
+                     "Carol": pytest.approx(to_rgba(PALETTE[0]))}
+    # corpus bars: Alice in one file, Carol in another, one legend entry each, distinct
+    cs = corpus_stats([make([(0, 5, "Alice")], uri="f"), make([(0, 3, "Carol")], uri="g")])
+    _, ax = plot_speaker_time(cs)
+    faces = {p.get_gid(): face(p) for p in ax.patches}
+    assert faces == {"f/Alice": pytest.approx(to_rgba(PALETTE[3])),
+                     "g/Carol": pytest.approx(to_rgba(PALETTE[0]))}
+    legend = {t.get_text(): face(h) for t, h in zip(ax.get_legend().get_texts(),
+                                                     ax.get_legend().legend_handles)}
+    assert legend == {"Alice": pytest.approx(to_rgba(PALETTE[3])),
+                      "Carol": pytest.approx(to_rgba(PALETTE[0]))}
 
 
 def test_window_crops_and_two_timelines_in_a_row() -> None:

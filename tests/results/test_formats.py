@@ -100,6 +100,7 @@ def test_read_rttm_and_uem_lenient_mode_warn_with_the_skipped_lines(tmp_path: Pa
     assert len(caught) == 1
     assert str(caught[0].message) == (
         f"skipped 1 malformed line(s): {path}:2: onset 'x' is not a finite number")
+    assert caught[0].filename == __file__  # points at the caller of read_rttm
     assert sorted(annotations["f1"].itertracks(yield_label=True)) == [
         (Segment(0.5, 1.75), 1, "alice"), (Segment(0.5, 1.75), 3, "alice")]
     uem = tmp_path / "x.uem"
@@ -204,6 +205,140 @@ def test_read_rttm_keeps_same_speaker_overlaps(tmp_path: Path) -> None:
     assert sum(s.duration for s, _ in f.itertracks()) == 4.0  # not merged (support is 3)
 
 
+def per_row_read_rttm(path_or_file) -> dict[str, Annotation]:
+    """The per-line loop read_rttm used to run: the reference the one-pass build must equal."""
+    out: dict[str, Annotation] = {}
+    for turn in parse_rttm(path_or_file).turns:
+        annotation = out.get(turn.uri)
+        if annotation is None:
+            annotation = out[turn.uri] = Annotation(uri=turn.uri)
+        end = round(turn.start + turn.duration, 9)
+        annotation[Segment(turn.start, end), turn.line] = turn.speaker
+    return out
+
+
+def assert_same_annotations(fast: dict, slow: dict) -> None:
+    assert list(fast) == list(slow)  # same keys in the same (first appearance) order
+    for key in slow:
+        assert fast[key].uri == slow[key].uri
+        assert fast[key] == slow[key]
+        # Annotation.__eq__ is all() over zip_longest: also compare the lists, track names
+        # included, and the label bookkeeping
+        assert list(fast[key].itertracks(yield_label=True)) == \
+            list(slow[key].itertracks(yield_label=True))
+        assert fast[key].labels() == slow[key].labels()
+        assert len(fast[key]) == len(slow[key])
+        for label in slow[key].labels():
+            assert list(fast[key].label_timeline(label)) == list(slow[key].label_timeline(label))
+
+
+def big_rttm(tmp_path: Path, n: int = 20_000) -> tuple[Path, dict]:
+    """n overlapping turns of 5 speakers in 2 files, unsorted, with identical segments for
+    different speakers and for the same speaker, sub-microsecond (empty) turns, float-noise
+    onsets/durations, comments and other record types; plus a file whose only turn is empty."""
+    import numpy as np
+
+    rng = np.random.default_rng(2024)
+    starts = np.round(rng.uniform(0, 3000, n), 3)
+    durations = np.round(rng.uniform(0.1, 8.0, n), 3)
+    speakers = rng.integers(0, 5, n)
+    uris = rng.integers(0, 2, n)
+    lines = [";; generated", "SPKR-INFO f0 1 <NA> <NA> <NA> unknown SPEAKER_00 <NA> <NA>"]
+    facts = {"same_segment_other_speaker": 0, "same_segment_same_speaker": 0, "empty": 0}
+    for k in range(n):
+        s, d, who, uri = float(starts[k]), float(durations[k]), int(speakers[k]), int(uris[k])
+        lines.append(f"SPEAKER f{uri} 1 {s:.3f} {d:.3f} <NA> <NA> SPEAKER_{who:02d} <NA> <NA>")
+        if k % 17 == 0:  # identical segment, another speaker
+            lines.append(f"SPEAKER f{uri} 1 {s:.3f} {d:.3f} <NA> <NA> SPEAKER_{(who + 1) % 5:02d}"
+                         " <NA> <NA>")
+            facts["same_segment_other_speaker"] += 1
+        if k % 29 == 0:  # identical segment, same speaker (kept twice: one track per line)
+            lines.append(lines[-1])
+            facts["same_segment_same_speaker"] += 1
+        if k % 97 == 0:  # duration under pyannote.core's 1 us precision: dropped
+            lines.append(f"SPEAKER f{uri} 1 {s:.3f} 0.0000004 <NA> <NA> SPEAKER_04 <NA> <NA>")
+            facts["empty"] += 1
+        if k % 101 == 0:  # float noise: 0.1 + 0.2 != 0.3
+            lines.append(f"SPEAKER f{uri} 1 0.1 0.2 <NA> <NA> SPEAKER_03 <NA> <NA>")
+    lines.append("SPEAKER ghost 1 5.0 0.0000001 <NA> <NA> SPEAKER_00 <NA> <NA>")
+    body = lines[2:]
+    order = rng.permutation(len(body) - 1)  # shuffle (keep the ghost line last)
+    lines = lines[:2] + [body[i] for i in order] + [body[-1]]
+    path = tmp_path / "big.rttm"
+    path.write_text("\n".join(lines) + "\n")
+    facts["speaker_lines"] = sum(line.startswith("SPEAKER ") for line in lines)
+    return path, facts
+
+
+def test_read_rttm_one_pass_equals_per_line_loop_on_a_large_file(tmp_path: Path) -> None:
+    path, facts = big_rttm(tmp_path)
+    fast, slow = read_rttm(path), per_row_read_rttm(path)
+    assert_same_annotations(fast, slow)
+    assert sorted(fast) == ["f0", "f1", "ghost"] and list(fast)[-1] == "ghost"
+    # values, not only agreement with the reference
+    assert len(fast["ghost"]) == 0 and fast["ghost"].uri == "ghost"
+    kept = facts["speaker_lines"] - facts["empty"] - 1  # -1: the ghost's empty turn
+    tracks = [t for key in ("f0", "f1") for t in fast[key].itertracks(yield_label=True)]
+    assert len(tracks) == kept > 20_000
+    assert all(isinstance(track, int) for _, track, _ in tracks)
+    assert sorted(track for _, track, _ in tracks) == sorted(set(t for _, t, _ in tracks))
+    assert all(segment.duration > 1e-6 for segment, _, _ in tracks)
+    assert fast["f0"].labels() == [f"SPEAKER_{k:02d}" for k in range(5)]
+    # identical segments: several tracks on one segment, for different and for equal speakers
+    shared = {}
+    for segment, track, label in fast["f0"].itertracks(yield_label=True):
+        shared.setdefault(segment, []).append(label)
+    assert any(len(set(labels)) > 1 for labels in shared.values())
+    assert any(len(labels) != len(set(labels)) for labels in shared.values())
+    # float noise rounded away: 0.1 + 0.2 -> 0.3 exactly
+    assert Segment(0.1, 0.3) in shared and Segment(0.1, 0.1 + 0.2) not in shared
+
+
+def test_read_rttm_one_pass_small_cases_values(tmp_path: Path) -> None:
+    path = tmp_path / "s.rttm"
+    path.write_text("SPEAKER f 1 2 1 <NA> <NA> b <NA> <NA>\n"
+                    "SPEAKER f 1 0 1 <NA> <NA> a <NA> <NA>\n"
+                    "SPEAKER f 1 2 1 <NA> <NA> a <NA> <NA>\n"
+                    "SPEAKER f 1 2 1 <NA> <NA> b <NA> <NA>\n"
+                    "SPEAKER f 1 3 0.0000001 <NA> <NA> c <NA> <NA>\n")
+    annotations = read_rttm(path)
+    assert list(annotations["f"].itertracks(yield_label=True)) == [
+        (Segment(0, 1), 2, "a"), (Segment(2, 3), 1, "b"), (Segment(2, 3), 3, "a"),
+        (Segment(2, 3), 4, "b")]
+    assert annotations["f"].labels() == ["a", "b"]  # c's empty turn is dropped
+    assert_same_annotations(annotations, per_row_read_rttm(path))
+    assert read_rttm(io.StringIO(";; nothing\n")) == {}
+
+
+def test_dataframe_to_annotations_one_pass_equals_per_row_loop(tmp_path: Path) -> None:
+    import numpy as np
+    import pandas as pd
+
+    path, _ = big_rttm(tmp_path, n=3_000)
+    rows = [(t.uri, t.speaker, t.start, t.start + t.duration) for t in parse_rttm(path)]
+    df = pd.DataFrame(rows, columns=["uri", "speaker", "start", "end"],
+                      index=[f"r{k}" for k in range(len(rows))])
+    slow: dict = {}
+    for position, (uri, speaker, start, end) in enumerate(rows):
+        if uri not in slow:
+            slow[uri] = Annotation(uri=uri)
+        slow[uri][Segment(start, end), position] = speaker
+    assert_same_annotations(dataframe_to_annotations(df), slow)
+    # duration column and no uri column: one annotation under None
+    frame = pd.DataFrame({"speaker": ["x", "y", "x"], "start": [3.0, 0.0, 0.0],
+                          "duration": [1.0, 2.0, 2.0]})
+    (key, ann), = dataframe_to_annotations(frame).items()
+    assert key is None and ann.uri is None
+    assert list(ann.itertracks(yield_label=True)) == [
+        (Segment(0, 2), 1, "y"), (Segment(0, 2), 2, "x"), (Segment(3, 4), 0, "x")]
+    # the first bad row is named by its index label, NaN included
+    bad = pd.DataFrame({"speaker": ["a", "b", "c"], "start": [0.0, 2.0, 5.0],
+                        "end": [1.0, np.nan, 4.0]}, index=["p", "q", "r"])
+    with pytest.raises(InvalidOption, match=r"^df: row 'q': end nan is not after start 2.0"):
+        dataframe_to_annotations(bad)
+    assert dataframe_to_annotations(df.iloc[:0]) == {}
+
+
 def test_write_rttm_exact_format_and_round_trip(tmp_path: Path) -> None:
     ann = Annotation(uri="meeting")
     ann[Segment(0.5, 1.75), 0] = "alice"
@@ -243,6 +378,23 @@ def test_write_rttm_rejects_bad_uris_and_labels() -> None:
     buffer = io.StringIO()
     write_rttm(ok2, buffer)  # dots are accepted (documented)
     assert buffer.getvalue().startswith("SPEAKER file.with.dots 1 0.000 1.000")
+
+
+def test_write_uem_rejects_uris_with_whitespace(tmp_path: Path) -> None:
+    path = tmp_path / "u.uem"
+    with pytest.raises(InvalidOption) as info:
+        write_uem({"ok": [(0, 1)], "has space": [(0.0, 2.5)]}, path)
+    assert info.value.option == "uri"
+    assert str(info.value) == (
+        "uri: 'has space' cannot be written to RTTM/UEM: it is empty or contains whitespace "
+        "(the field separator); rename it")
+    assert not path.exists()  # nothing written, not even the valid "ok" lines
+    buffer = io.StringIO()
+    with pytest.raises(InvalidOption, match=r"^uri: 'tab\\there' cannot be written to RTTM/UEM"):
+        write_uem(Timeline([Segment(0, 1)], uri="tab\there"), buffer)
+    with pytest.raises(InvalidOption, match=r"^uri: '' cannot be written"):
+        write_uem({"": [(0, 1)]}, buffer)
+    assert buffer.getvalue() == ""
 
 
 def test_uem_round_trip(tmp_path: Path) -> None:

@@ -158,6 +158,56 @@ def test_identify_fields() -> None:
     assert vm["confidence_Sam"].tolist() == [82.0, 16.0]
 
 
+def test_identification_items_without_times_are_kept_with_nan() -> None:
+    # the API requires only diarizationSpeaker and match on an identification item
+    output = {
+        "diarization": [{"speaker": "Sam", "start": 0.0, "end": 4.0}],
+        "identification": [
+            {"diarizationSpeaker": "SPEAKER_01", "match": None},
+            {"speaker": "Sam", "start": 3.0, "end": 4.0, "diarizationSpeaker": "SPEAKER_00",
+             "match": "Sam", "confidence": {"Sam": 80}},
+            {"speaker": "Rick", "start": None, "end": None, "diarizationSpeaker": "SPEAKER_02",
+             "match": "Rick"},
+            {"speaker": "Sam", "start": 1.0, "end": 2.0, "diarizationSpeaker": "SPEAKER_00",
+             "match": "Sam"},
+            {"start": 5.0, "diarizationSpeaker": "SPEAKER_03", "match": None},
+        ],
+    }
+    ident = Result(output).identification
+    assert list(ident.columns) == ["start", "end", "speaker", "diarization_speaker", "match",
+                                   "confidence_Sam"]
+    assert ident["start"].dtype == np.float64 and ident["end"].dtype == np.float64
+    # timed rows by time, then the rows without a start in output order
+    assert ident["diarization_speaker"].tolist() == [
+        "SPEAKER_00", "SPEAKER_00", "SPEAKER_03", "SPEAKER_01", "SPEAKER_02"]
+    assert ident["start"].tolist()[:3] == [1.0, 3.0, 5.0]
+    assert all(math.isnan(v) for v in ident["start"].tolist()[3:])
+    assert ident["end"].tolist()[:2] == [2.0, 4.0]
+    assert all(math.isnan(v) for v in ident["end"].tolist()[2:])
+    assert ident["match"].tolist() == ["Sam", "Sam", None, None, "Rick"]
+    assert ident["speaker"].tolist() == ["Sam", "Sam", None, None, "Rick"]
+    assert ident["confidence_Sam"].tolist()[1] == 80.0
+    assert len(ident.dropna(subset=["start", "end"])) == 2
+    # a time that is present must still be a finite number; the message names the item
+    bad = {**output, "identification": [*output["identification"],
+                                         {"start": "soon", "diarizationSpeaker": "S",
+                                          "match": None}]}
+    with pytest.raises(FormatError,
+                       match=r"identification\[5\]\.start must be a finite number of seconds, "
+                             r"got 'soon'"):
+        Result(bad).identification
+    # transcription segments do require their times (the API marks them required)
+    words = {**output, "wordLevelTranscription": [
+        {"start": 0.0, "end": 0.5, "text": "hi", "speaker": "Sam"},
+        {"end": 0.9, "text": "there", "speaker": "Sam"}]}
+    with pytest.raises(FormatError, match=r"wordLevelTranscription\[1\] has no 'start' field"):
+        Result(words).words
+    words["wordLevelTranscription"][1]["start"] = None
+    with pytest.raises(FormatError, match=r"wordLevelTranscription\[1\]\.start must be a finite "
+                                          r"number of seconds, got None"):
+        Result(words).words
+
+
 def test_voiceprint_fields() -> None:
     r = Result({"voiceprint": "aGVsbG8gd29ybGQ", "warning": "short clip"}, job_id="vp")
     assert r.kind == "voiceprint"
