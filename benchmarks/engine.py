@@ -369,7 +369,7 @@ def main() -> int:
         return 1
     print(proc.stdout.rstrip())
     print(f"1-min load average before/after this section: {load_before:.2f} / {load_after:.2f} "
-          f"on {os.cpu_count()} cores (other jobs slow the multi-threaded BLAS steps most)")
+          f"on {os.cpu_count()} cores (other jobs share the cores; the engine runs BLAS on one thread)")
     if not args.skip_der:
         print("\n### DER on the test files\n")
         print("\n".join(der_table()))

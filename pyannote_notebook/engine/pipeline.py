@@ -187,10 +187,24 @@ def run_pipeline(wav: np.ndarray, *, num_speakers: int | None = None,
     WeightsMissing, EngineError
         Weights missing or unreadable.
     """
+    from threadpoolctl import threadpool_limits
+
+    validate_counts(num_speakers, min_speakers, max_speakers)
+    # One BLAS thread for the whole run. The matrices are small (256-dim embeddings, a few
+    # thousand windows), so threads buy little and lose a lot as soon as anything else shares
+    # the cores: on 2 cores at load ~2, the 22.5 min benchmark took 33.5 s with OpenBLAS's 2
+    # threads (clustering 10.8 s, spinning) and 12.3 s with one (clustering 0.7 s).
+    with threadpool_limits(limits=1, user_api="blas"):
+        return _run_pipeline(wav, num_speakers=num_speakers, min_speakers=min_speakers,
+                             max_speakers=max_speakers, params=params, on_stage=on_stage)
+
+
+def _run_pipeline(wav: np.ndarray, *, num_speakers: int | None, min_speakers: int | None,
+                  max_speakers: int | None, params: PipelineParams,
+                  on_stage: Callable[[str, str], None] | None) -> Diarization:
     from pyannote_notebook.engine.clustering import cluster
     from pyannote_notebook.engine.vad import speech_regions
 
-    validate_counts(num_speakers, min_speakers, max_speakers)
     timings: dict[str, float] = {}
     warnings: list[str] = []
     duration = len(wav) / SAMPLE_RATE
