@@ -188,7 +188,7 @@ def _require_espeak() -> str:
     if exe is None:
         raise EngineError(
             "espeak-ng is not installed; it is needed to synthesize test conversations. "
-            "Install it with: apt-get install espeak-ng sox"
+            "Install it with: apt-get install espeak-ng (or brew install espeak-ng)"
         )
     return exe
 
@@ -279,7 +279,7 @@ def synthesize_conversation(turns: Sequence[Turn], path: str | Path, *,
     Raises
     ------
     EngineError
-        espeak-ng is missing (message names ``apt-get install espeak-ng sox``) or failed
+        espeak-ng is missing (message names ``apt-get install espeak-ng``) or failed
         (each espeak call has a 60 s timeout).
     InvalidOption
         An empty ``turns`` or an empty text.

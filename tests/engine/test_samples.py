@@ -57,7 +57,7 @@ def test_synthesis_is_cached(tmp_path):
 
 def test_missing_espeak_names_the_install_command(tmp_path, monkeypatch):
     monkeypatch.setattr(samples.shutil, "which", lambda name: None)
-    with pytest.raises(EngineError, match="apt-get install espeak-ng sox"):
+    with pytest.raises(EngineError, match=r"Install it with: apt-get install espeak-ng \(or brew install espeak-ng\)$"):
         samples.synthesize_conversation([(0, "never synthesized before 8812")],
                                         tmp_path / "x.wav", cache=tmp_path)
 
