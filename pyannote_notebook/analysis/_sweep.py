@@ -4,15 +4,22 @@ Hand-written on purpose: pyannote.metrics disagrees with
 md-eval on several input shapes and grows with the square of the number of turns, and md-eval
 itself is a Perl script. Everything here is an *elementary-segment sweep*: all boundaries
 (turns, UEM, collars) are sorted once, coverage of every interval family is obtained with
-``searchsorted`` + ``bincount`` + ``cumsum``, and per-speaker activity is a
-``(segments x speakers)`` matrix, so the cost is linear in the number of turns after the sort.
-No per-pair (turn x turn) structure is ever built.
+``searchsorted`` + ``bincount`` + ``cumsum``, and per-speaker activity is *sparse*: the list
+of (segment, speaker, count) entries that are non-zero (:class:`_Cover`), so a hypothesis with
+one label per turn costs no more than one with ten labels. Speaker co-occurrence is a join of
+the two sides' entries on the segment (its size is the number of (segment, reference speaker,
+system speaker) triples active together), summed per speaker pair in time order. The cost is
+O(n log n) in the number of turns (times the number of speakers talking at once); no
+(segments x speakers), (turn x turn) or, when both sides have many speakers,
+(speakers x speakers) dense structure is built.
 
 Only numpy is imported at module level: this module is on the ``pyannote-notebook evaluate``
-path, which must start fast. ``scipy.optimize.linear_sum_assignment`` (about 0.5 s to import)
-is used only when both sides of an assignment have more than :data:`DP_MAX_SPEAKERS` speakers;
-below that an exact dynamic programme over subsets of the smaller side (numpy, vectorised over
-subsets) gives the same optimum (tested against scipy).
+path, which must start fast. When one side of an assignment has at most
+:data:`DP_MAX_SPEAKERS` speakers, an exact dynamic programme over subsets of the smaller side
+(numpy, vectorised over subsets) solves it (tested against scipy). Otherwise scipy (about 0.5 s
+to import) is used: ``scipy.optimize.linear_sum_assignment`` on the dense co-occurrence matrix
+while it has at most :data:`DENSE_ASSIGN_MAX_CELLS` cells, else
+``scipy.sparse.csgraph.min_weight_full_bipartite_matching`` on the co-occurring pairs only.
 
 Times are seconds (float64). Labels are strings.
 """
@@ -27,6 +34,7 @@ from typing import Any
 import numpy as np
 
 __all__ = [
+    "DENSE_ASSIGN_MAX_CELLS",
     "DP_MAX_SPEAKERS",
     "FileTurns",
     "FileScore",
@@ -41,6 +49,11 @@ __all__ = [
 
 #: Largest smaller-side speaker count solved by the numpy subset DP instead of scipy.
 DP_MAX_SPEAKERS = 10
+
+#: Largest ``n_ref * n_sys`` for which, with more than :data:`DP_MAX_SPEAKERS` speakers on both
+#: sides, the assignment is solved on the dense matrix (as :func:`assign_max`; 32 MiB at most);
+#: above it, on the sparse co-occurrence graph.
+DENSE_ASSIGN_MAX_CELLS = 1 << 22
 
 JER_STEP = 0.010  # dscore's frame step (seconds)
 PYANNOTE_PRECISION = 1e-6  # pyannote.core's SEGMENT_PRECISION (seconds)
@@ -134,17 +147,32 @@ def _subset_moves(k: int) -> list[tuple[np.ndarray, np.ndarray]]:
 
 
 def _dp_assign(weights: np.ndarray) -> list[tuple[int, int]]:
-    """Maximum-weight matching for ``rows >= cols``, by DP over subsets of columns."""
+    """Maximum-weight matching of a ``(rows, cols)`` matrix, by DP over subsets of columns.
+
+    Weights must be >= 0. Once ``dp`` is monotone (a superset of columns never scores less:
+    true at the latest once ``cols`` rows are processed, and kept from then on since weights
+    are >= 0), a column of weight 0 cannot strictly improve any state, so it is skipped: with
+    one label per system turn most of a row is 0. The pairs are the same as without the
+    shortcut.
+    """
     rows, k = weights.shape
     dp = np.full(1 << k, -np.inf)
     dp[0] = 0.0
     choice = np.full((rows, 1 << k), -1, dtype=np.int16)
     moves = _subset_moves(k)
+    all_src = np.concatenate([src for src, _ in moves])
+    all_dst = np.concatenate([dst for _, dst in moves])
+    monotone = False
     for i in range(rows):
+        if not monotone:
+            monotone = bool(np.all(dp[all_dst] >= dp[all_src]))
         new = dp.copy()
         chosen = choice[i]
+        row = weights[i]
         for j, (src, dst) in enumerate(moves):
-            candidate = dp[src] + weights[i, j]
+            if monotone and row[j] == 0:
+                continue
+            candidate = dp[src] + row[j]
             better = candidate > new[dst]
             target = dst[better]
             new[target] = candidate[better]
@@ -182,6 +210,74 @@ def assign_max(weights: np.ndarray) -> list[tuple[int, int]]:
         rows, cols = linear_sum_assignment(weights, maximize=True)
         pairs = list(zip(rows.tolist(), cols.tolist()))
     return sorted(pairs)
+
+
+def _assign_entries(rows: np.ndarray, cols: np.ndarray, weights: np.ndarray, n_rows: int,
+                    n_cols: int) -> np.ndarray:
+    """:func:`assign_max` on a sparse matrix, keeping only pairs of positive weight.
+
+    The ``(n_rows, n_cols)`` matrix is zero except ``weights`` at (``rows``, ``cols``) (distinct
+    positions). Returns the indices of the chosen entries, sorted by row.
+
+    * One side has at most :data:`DP_MAX_SPEAKERS` speakers: the subset DP in
+      :func:`assign_max`'s orientation, without the larger side's all-zero rows. Dropping them
+      changes neither the optimum nor which optimal pairs the DP returns (the DP's arg-max and
+      back-tracking never go through a zero row; tested against :func:`assign_max`), so this is
+      exactly ``[p for p in assign_max(dense) if dense[p] > 0]``, at a cost linear in the
+      number of co-occurring speakers.
+    * Both sides larger, at most :data:`DENSE_ASSIGN_MAX_CELLS` cells: :func:`assign_max` on the
+      dense matrix (same result by construction).
+    * Otherwise a maximum-weight matching on the co-occurring pairs only
+      (``min_weight_full_bipartite_matching``; each row gets a private dummy column of
+      negligible weight so that a full matching exists): the same optimum; among several
+      optimal matchings it may pick another one than the dense solver would.
+    """
+    positive = np.flatnonzero(weights > 0)
+    if n_rows == 0 or n_cols == 0 or positive.size == 0:
+        return np.zeros(0, dtype=np.int64)
+    rows = rows[positive].astype(np.int64)
+    cols = cols[positive].astype(np.int64)
+    weights = weights[positive]
+    if min(n_rows, n_cols) <= DP_MAX_SPEAKERS:
+        if n_cols <= n_rows:  # assign_max's orientation: the DP's columns are the smaller side
+            present, at = np.unique(rows, return_inverse=True)
+            dense = np.zeros((present.size, n_cols))
+            dense[at, cols] = weights
+            found = [(int(present[r]), c) for r, c in _dp_assign(dense)]
+        else:
+            present, at = np.unique(cols, return_inverse=True)
+            dense = np.zeros((present.size, n_rows))
+            dense[at, rows] = weights
+            found = [(r, int(present[c])) for c, r in _dp_assign(dense)]
+    elif n_rows * n_cols <= DENSE_ASSIGN_MAX_CELLS:
+        dense = np.zeros((n_rows, n_cols))
+        dense[rows, cols] = weights
+        found = assign_max(dense)
+    else:
+        from scipy.sparse import csr_matrix
+        from scipy.sparse.csgraph import min_weight_full_bipartite_matching
+
+        row_ids, row_at = np.unique(rows, return_inverse=True)
+        col_ids, col_at = np.unique(cols, return_inverse=True)
+        n_r, n_c = row_ids.size, col_ids.size
+        dummy = np.arange(n_r)
+        values = np.concatenate([weights, np.full(n_r, np.finfo(np.float64).tiny)])
+        graph = csr_matrix((values, (np.concatenate([row_at, dummy]),
+                                     np.concatenate([col_at, n_c + dummy]))),
+                           shape=(n_r, n_c + n_r))
+        matched_rows, matched_cols = min_weight_full_bipartite_matching(graph, maximize=True)
+        real = matched_cols < n_c
+        found = list(zip(row_ids[matched_rows[real]].tolist(),
+                         col_ids[matched_cols[real]].tolist()))
+    if not found:
+        return np.zeros(0, dtype=np.int64)
+    key = rows * n_cols + cols
+    order = np.argsort(key, kind="stable")
+    wanted = np.array([r * n_cols + c for r, c in found], dtype=np.int64)
+    at = np.minimum(np.searchsorted(key, wanted, sorter=order), key.size - 1)
+    chosen = order[at][key[order[at]] == wanted]  # pairs of weight 0 are not entries
+    chosen = chosen[np.argsort(rows[chosen], kind="stable")]
+    return positive[chosen]
 
 
 # --------------------------------------------------------------------------- intervals
@@ -228,24 +324,28 @@ def _trim(starts: np.ndarray, ends: np.ndarray, codes: np.ndarray,
 
 def _merge_same_speaker(starts: np.ndarray, ends: np.ndarray,
                         codes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Merge strictly overlapping turns of the same speaker (touching turns stay apart)."""
+    """Merge strictly overlapping turns of the same speaker (touching turns stay apart).
+
+    Turns (of positive length) sorted by speaker, start, end: a turn starts a new merged turn
+    when every earlier turn of its speaker ends at or before its start, i.e. when the number of
+    its speaker's turns ending by its start (all of them earlier) equals its rank among them.
+    Counted with one search on exact (speaker, time rank) keys: no loop over speakers.
+    """
     if starts.size == 0:
         return starts, ends, codes
-    out_s, out_e, out_c = [], [], []
-    for code in np.unique(codes):
-        pick = codes == code
-        s, e = starts[pick], ends[pick]
-        order = np.lexsort((e, s))
-        s, e = s[order], e[order]
-        running_end = np.maximum.accumulate(e)
-        new_group = np.ones(s.size, dtype=bool)
-        new_group[1:] = s[1:] >= running_end[:-1]
-        last_of_group = np.ones(s.size, dtype=bool)
-        last_of_group[:-1] = new_group[1:]
-        out_s.append(s[new_group])
-        out_e.append(running_end[last_of_group])
-        out_c.append(np.full(int(new_group.sum()), code, dtype=np.int64))
-    s, e, c = np.concatenate(out_s), np.concatenate(out_e), np.concatenate(out_c)
+    order = np.lexsort((ends, starts, codes))
+    s, e, c = starts[order], ends[order], codes[order].astype(np.int64)
+    n = s.size
+    values, rank = np.unique(np.concatenate([s, e]), return_inverse=True)
+    rank = rank.reshape(-1).astype(np.int64)
+    width = np.int64(values.size + 1)
+    end_keys = np.sort(c * width + rank[n:])
+    ended = (np.searchsorted(end_keys, c * width + rank[:n], side="right")
+             - np.searchsorted(end_keys, c * width, side="left"))
+    earlier = np.arange(n) - np.searchsorted(c, c, side="left")
+    new_group = ended == earlier
+    first = np.flatnonzero(new_group)
+    s, e, c = s[first], np.maximum.reduceat(e, first), c[first]
     order = np.lexsort((c, e, s))
     return s[order], e[order], c[order]
 
@@ -257,6 +357,58 @@ def _round_ms(values: np.ndarray) -> np.ndarray:
 
 
 # --------------------------------------------------------------------------- sweep
+
+
+@dataclass
+class _Cover:
+    """Sparse ``(segments x labels)`` counts: the non-zero entries, sorted by (segment, label)."""
+
+    seg: np.ndarray  # segment index of each entry (int64)
+    lab: np.ndarray  # label code (int64)
+    cnt: np.ndarray  # number of intervals of that label covering that segment (int64, > 0)
+    n: int  # number of segments
+    n_labels: int
+
+    def clipped(self) -> _Cover:
+        """Presence (count 1) instead of counts."""
+        return _Cover(self.seg, self.lab, np.minimum(self.cnt, 1), self.n, self.n_labels)
+
+    def per_segment(self) -> np.ndarray:
+        """Sum of the counts over labels, per segment (int64)."""
+        return np.bincount(self.seg, weights=self.cnt, minlength=self.n).astype(np.int64)
+
+    def per_label(self, weight: np.ndarray) -> np.ndarray:
+        """``sum over segments of count * weight[segment]``, per label."""
+        return np.bincount(self.lab, weights=self.cnt * weight[self.seg],
+                           minlength=self.n_labels)
+
+
+def _join(a: _Cover, b: _Cover) -> tuple[np.ndarray, np.ndarray]:
+    """Entries of ``a`` and ``b`` on the same segment, as index arrays into each, sorted by
+    (segment, ``a`` label, ``b`` label). Its size is the number of active (segment, ``a``
+    label, ``b`` label) triples."""
+    if a.seg.size == 0 or b.seg.size == 0:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    first = np.searchsorted(b.seg, a.seg, side="left")
+    count = np.searchsorted(b.seg, a.seg, side="right") - first
+    total = int(count.sum())
+    in_a = np.repeat(np.arange(a.seg.size, dtype=np.int64), count)
+    offsets = np.cumsum(count) - count
+    in_b = np.repeat(first, count) + (np.arange(total, dtype=np.int64)
+                                      - np.repeat(offsets, count))
+    return in_a, in_b
+
+
+def _pair_sums(rows: np.ndarray, cols: np.ndarray, values: np.ndarray,
+               n_cols: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Sum ``values`` per distinct (row, col): ``(rows, cols, sums)`` of the non-empty pairs.
+
+    Each sum is accumulated in input order (``np.bincount``), i.e. in time order for a join.
+    """
+    key = rows.astype(np.int64) * max(n_cols, 1) + cols
+    pairs, at = np.unique(key, return_inverse=True)
+    sums = np.bincount(at.reshape(-1), weights=values, minlength=pairs.size)
+    return pairs // max(n_cols, 1), pairs % max(n_cols, 1), sums
 
 
 class _Sweep:
@@ -279,16 +431,39 @@ class _Sweep:
         return np.cumsum(diff)[: self.n]
 
     def cover_labels(self, starts: np.ndarray, ends: np.ndarray, codes: np.ndarray,
-                     n_labels: int) -> np.ndarray:
-        """``(segments x labels)`` count of intervals of each label covering each segment."""
+                     n_labels: int) -> _Cover:
+        """Sparse ``(segments x labels)`` count of intervals of each label covering each segment.
+
+        Per label, the count only changes at its intervals' boundaries (``+1`` at a start,
+        ``-1`` at an end), so its runs of constant count come from one sort of the
+        ``2 x intervals`` events; each run is expanded to one entry per covered segment. Size:
+        the number of covered (segment, label) pairs, never ``segments x labels``.
+        """
+        empty = np.zeros(0, dtype=np.int64)
         if self.n == 0 or n_labels == 0:
-            return np.zeros((self.n, n_labels), dtype=np.int64)
+            return _Cover(empty, empty, empty, self.n, n_labels)
         keep = ends > starts
-        i0 = np.searchsorted(self.bounds, starts[keep]) * n_labels + codes[keep]
-        i1 = np.searchsorted(self.bounds, ends[keep]) * n_labels + codes[keep]
-        size = (self.n + 1) * n_labels
-        diff = np.bincount(i0, minlength=size) - np.bincount(i1, minlength=size)
-        return np.cumsum(diff.reshape(self.n + 1, n_labels), axis=0)[: self.n]
+        if not keep.any():
+            return _Cover(empty, empty, empty, self.n, n_labels)
+        i0 = np.searchsorted(self.bounds, starts[keep]).astype(np.int64)
+        i1 = np.searchsorted(self.bounds, ends[keep]).astype(np.int64)
+        code = codes[keep].astype(np.int64)
+        label = np.concatenate([code, code])
+        position = np.concatenate([i0, i1])
+        delta = np.concatenate([np.ones(i0.size, dtype=np.int64),
+                                -np.ones(i1.size, dtype=np.int64)])
+        order = np.lexsort((position, label))
+        label, position = label[order], position[order]
+        level = np.cumsum(delta[order])  # back to 0 at the end of each label's events
+        run = (label[:-1] == label[1:]) & (position[1:] > position[:-1]) & (level[:-1] > 0)
+        run_label, run_start = label[:-1][run], position[:-1][run]
+        run_count, length = level[:-1][run], position[1:][run] - position[:-1][run]
+        offsets = np.cumsum(length) - length
+        segment = (np.repeat(run_start, length)
+                   + (np.arange(int(length.sum()), dtype=np.int64) - np.repeat(offsets, length)))
+        by_segment = np.argsort(segment, kind="stable")  # entries were by (label, segment)
+        return _Cover(segment[by_segment], np.repeat(run_label, length)[by_segment],
+                      np.repeat(run_count, length)[by_segment], self.n, n_labels)
 
     def intervals(self, mask: np.ndarray) -> list[tuple[float, float]]:
         """Merge consecutive selected segments into ``(start, end)`` intervals."""
@@ -348,22 +523,32 @@ def _score_sweep(
     c_ref = sweep.cover_labels(rs, re_, rc, n_ref)
     c_hyp = sweep.cover_labels(hs, he, hc, n_hyp)
     if skip_overlap:
-        scored &= c_ref.sum(axis=1) < 2
+        scored &= c_ref.per_segment() < 2
     if not presence:
         # pyannote.core treats segments shorter than 1 microsecond as empty (SEGMENT_PRECISION)
         scored &= d > PYANNOTE_PRECISION
     if presence:
-        c_ref = np.minimum(c_ref, 1)
-        c_hyp = np.minimum(c_hyp, 1)
+        c_ref = c_ref.clipped()
+        c_hyp = c_hyp.clipped()
     map_mask = scored if map_on_scored else in_region
-    weighted = c_ref[map_mask] * d[map_mask, None]
-    cooccurrence = weighted.T @ c_hyp[map_mask] if n_ref and n_hyp else np.zeros((n_ref, n_hyp))
-    pairs = [(r, h) for r, h in assign_max(cooccurrence) if cooccurrence[r, h] > 0]
-    n_r = c_ref.sum(axis=1)
-    n_h = c_hyp.sum(axis=1)
-    correct = np.zeros(sweep.n, dtype=np.int64)
-    for r, h in pairs:
-        correct += np.minimum(c_ref[:, r], c_hyp[:, h])
+    in_ref, in_hyp = _join(c_ref, c_hyp)
+    segment = c_ref.seg[in_ref]
+    ref_label, hyp_label = c_ref.lab[in_ref], c_hyp.lab[in_hyp]
+    ref_count, hyp_count = c_ref.cnt[in_ref], c_hyp.cnt[in_hyp]
+    use = map_mask[segment]
+    # co-occurrence of each (reference, system) pair over map_mask, summed in time order
+    co_r, co_h, co_time = _pair_sums(
+        ref_label[use], hyp_label[use],
+        (ref_count[use] * d[segment[use]]) * hyp_count[use], n_hyp)
+    chosen = _assign_entries(co_r, co_h, co_time, n_ref, n_hyp)
+    pairs = list(zip(co_r[chosen].tolist(), co_h[chosen].tolist()))
+    n_r = c_ref.per_segment()
+    n_h = c_hyp.per_segment()
+    mapped = np.full(n_ref, -1, dtype=np.int64)
+    mapped[co_r[chosen]] = co_h[chosen]
+    hit = mapped[ref_label] == hyp_label
+    correct = np.bincount(segment[hit], weights=np.minimum(ref_count[hit], hyp_count[hit]),
+                          minlength=sweep.n).astype(np.int64)
     dd = d[scored]
     nr, nh, nc = n_r[scored], n_h[scored], correct[scored]
     result = _SweepResult(
@@ -454,20 +639,23 @@ def jer_file(ref: _Prepared, hyp: _Prepared, regions: np.ndarray,
     sweep = _Sweep(np.concatenate([rb, reb, hb, heb, kb, keb]).astype(np.float64))
     keep = (sweep.cover(kb.astype(np.float64), keb.astype(np.float64)) > 0)
     weight = sweep.d * keep
-    r = np.minimum(sweep.cover_labels(rb.astype(np.float64), reb.astype(np.float64),
-                                      ref_codes, ref_n), 1)
-    h = np.minimum(sweep.cover_labels(hb.astype(np.float64), heb.astype(np.float64),
-                                      hyp_codes, hyp_n), 1)
-    rw = r * weight[:, None]
-    ref_durs = rw.sum(axis=0)
-    sys_durs = (h * weight[:, None]).sum(axis=0)
-    intersect = rw.T @ h
-    union = ref_durs[:, None] + sys_durs[None, :] - intersect
+    r = sweep.cover_labels(rb.astype(np.float64), reb.astype(np.float64), ref_codes,
+                           ref_n).clipped()
+    h = sweep.cover_labels(hb.astype(np.float64), heb.astype(np.float64), hyp_codes,
+                           hyp_n).clipped()
+    # frame counts: every sum below is an exact integer, whatever the order
+    ref_durs = r.per_label(weight)
+    sys_durs = h.per_label(weight)
+    in_r, in_h = _join(r, h)
+    segment = r.seg[in_r]
+    pair_r, pair_h, intersect = _pair_sums(r.lab[in_r], h.lab[in_h],
+                                           (r.cnt[in_r] * weight[segment]) * h.cnt[in_h], hyp_n)
+    union = ref_durs[pair_r] + sys_durs[pair_h] - intersect
     with np.errstate(invalid="ignore", divide="ignore"):
         iou = np.where(union > 0, intersect / np.where(union > 0, union, 1.0), 0.0)
     jers = np.ones(ref_n)
-    for i, j in assign_max(iou):
-        jers[i] = 1.0 - iou[i, j]
+    chosen = _assign_entries(pair_r, pair_h, iou, ref_n, hyp_n)
+    jers[pair_r[chosen]] = 1.0 - iou[chosen]
     jers *= 100.0
     return _JER(float(jers.mean()), jers.tolist(), ref_n, hyp_n)
 

@@ -3,7 +3,10 @@
 Kept light on purpose: it reads files with :mod:`pyannote_notebook.results.formats`' plain
 parsers and scores with the numpy core, so pandas, pyannote.core and matplotlib are never
 imported (scipy only for assignments with more than 10 speakers on both sides).
-Exit codes: 0 success, 2 bad input (message ``file:line: reason`` on stderr).
+Exit codes: 0 success, 2 bad input (message ``file:line: reason`` on stderr). Python warnings
+raised while scoring (e.g. files on one side only) are printed as
+``pyannote-notebook evaluate: warning: <message>``, one
+line each.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import argparse
 import json
 import math
 import sys
+import warnings
 from typing import Any, TextIO
 
 from pyannote_notebook.analysis.scoring import COLUMNS, Report, evaluate
@@ -44,18 +48,32 @@ def format_table(report: Report) -> str:
     return "\n".join(lines)
 
 
+def _print_warnings(caught: list[warnings.WarningMessage], stderr: TextIO) -> None:
+    for warning in caught:
+        lines = (line.strip() for line in str(warning.message).splitlines())
+        print("pyannote-notebook evaluate: warning: " + " ".join(line for line in lines if line),
+              file=stderr)
+
+
 def run(args: argparse.Namespace, stdout: TextIO | None = None,
         stderr: TextIO | None = None) -> int:
     """Run the ``evaluate`` subcommand; return the exit code (2 on bad input)."""
     stdout = stdout or sys.stdout
     stderr = stderr or sys.stderr
-    try:
-        report = evaluate(args.reference, args.hypothesis, uem=args.uem,
-                          collar=args.collar, skip_overlap=args.skip_overlap,
-                          convention=args.convention, jer=not getattr(args, "no_jer", False))
-    except (PyannoteNotebookError, FileNotFoundError, IsADirectoryError, PermissionError) as exc:
-        print(f"pyannote-notebook evaluate: error: {exc}", file=stderr)
-        return 2
+    # warnings (e.g. UnmatchedFilesWarning) are printed as one line each, without the source
+    # line that Python's default format adds
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            report = evaluate(args.reference, args.hypothesis, uem=args.uem,
+                              collar=args.collar, skip_overlap=args.skip_overlap,
+                              convention=args.convention, jer=not getattr(args, "no_jer", False))
+        except (PyannoteNotebookError, FileNotFoundError, IsADirectoryError,
+                PermissionError) as exc:
+            _print_warnings(caught, stderr)
+            print(f"pyannote-notebook evaluate: error: {exc}", file=stderr)
+            return 2
+    _print_warnings(caught, stderr)
     for name in report.ignored:
         print(f"pyannote-notebook evaluate: warning: file {name!r} is not in the UEM; "
               "not scored", file=stderr)

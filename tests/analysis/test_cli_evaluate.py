@@ -124,3 +124,59 @@ def test_cli_path_imports_no_pandas_pyannote_core_or_matplotlib() -> None:
     assert done.returncode == 0, done.stderr
     assert "HEAVY [] 0" in done.stdout
     assert "FILE1,31.046000" in done.stdout
+
+
+UNSCORED_REF = "SPEAKER a 1 0 10 <NA> <NA> A <NA> <NA>\n"
+UNSCORED_SYS = ("SPEAKER a 1 0 10 <NA> <NA> x <NA> <NA>\n"
+                "SPEAKER b 1 2 3 <NA> <NA> x <NA> <NA>\n")
+UNMATCHED_LINE = ("pyannote-notebook evaluate: warning: 1 file(s) only in the hypothesis (false alarm, no reference speech): "
+                  "b. Check the file ids (uris) of both sides.")
+
+
+def test_cli_row_of_a_file_md_eval_does_not_score_and_clean_warning(tmp_path: Path) -> None:
+    """File ``b`` has system speech but no reference speech: md-eval does not score it (empty
+    components, left out of the total); dscore reports DER 100 and JER 100 for it. The
+    UnmatchedFilesWarning is one ``pyannote-notebook evaluate: warning:`` line, like the CLI's
+    other warnings, without Python's source line."""
+    ref, sys_ = tmp_path / "ref.rttm", tmp_path / "sys.rttm"
+    ref.write_text(UNSCORED_REF)
+    sys_.write_text(UNSCORED_SYS)
+    done = cli("-r", str(ref), "-s", str(sys_), "--format", "csv")
+    assert done.returncode == 0
+    assert done.stdout.splitlines() == [
+        "uri,scored,missed,false_alarm,confusion,der,jer",
+        "a,10.000000,0.000000,0.000000,0.000000,0.000000,0.000000",
+        "b,,,,,100.000000,100.000000",
+        "ALL,10.000000,0.000000,0.000000,0.000000,0.000000,0.000000",
+    ]
+    assert done.stderr == UNMATCHED_LINE + "\n"
+    table = cli("-r", str(ref), "-s", str(sys_))
+    assert table.returncode == 0
+    lines = table.stdout.splitlines()
+    assert lines[3].split() == ["b", "100.00", "100.00"]
+    assert lines[4].split() == ["ALL", "10.000", "0.000", "0.000", "0.000", "0.00", "0.00"]
+    assert table.stderr == UNMATCHED_LINE + "\n"
+    payload = json.loads(cli("-r", str(ref), "-s", str(sys_), "--format", "json").stdout)
+    assert payload["files"][1] == {"uri": "b", "scored": None, "missed": None,
+                                   "false_alarm": None, "confusion": None, "der": 100.0,
+                                   "jer": 100.0}
+
+
+def test_cli_warning_lines_in_process(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    ref, sys_ = tmp_path / "ref.rttm", tmp_path / "sys.rttm"
+    ref.write_text(UNSCORED_REF + "SPEAKER c 1 0 4 <NA> <NA> C <NA> <NA>\n")
+    sys_.write_text(UNSCORED_SYS)
+    assert main(["evaluate", "-r", str(ref), "-s", str(sys_), "--format", "csv"]) == 0
+    captured = capsys.readouterr()
+    assert captured.err.splitlines() == [
+        "pyannote-notebook evaluate: warning: 1 file(s) only in the reference (scored as all "
+        "missed): c; 1 file(s) only in "
+        "the hypothesis (false alarm, no reference speech): b. Check the file ids (uris) of "
+        "both sides."]
+    assert "c,4.000000,4.000000,0.000000,0.000000,100.000000,100.000000" in captured.out
+    # bad input: one error line, no warning and no traceback
+    uem = tmp_path / "u.uem"
+    uem.write_text("a 1 0 20\nb 1 0 20\nc 1 5 2\n")
+    assert main(["evaluate", "-r", str(ref), "-s", str(sys_), "-u", str(uem)]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert err == [f"pyannote-notebook evaluate: error: {uem}:3: end 2 is not after start 5"]

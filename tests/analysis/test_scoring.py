@@ -358,3 +358,69 @@ def test_files_on_one_side_only_are_warned_about() -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         evaluate(ref, read_rttm(EVAL / "dscore_fixture" / "sys.rttm"))  # matched: no warning
+
+
+# --------------------------------------------------------------------------- JER edge cases
+
+
+def _ann(uri: str, *turns: tuple[float, float, str]) -> Annotation:
+    annotation = Annotation(uri=uri)
+    for i, (start, end, label) in enumerate(turns):
+        annotation[Segment(start, end), i] = label
+    return annotation
+
+
+def test_jer_one_side_empty_and_pooled_over_files() -> None:
+    """dscore's JER rules (evaluation.md): per file, the mean over reference speakers of
+    1 - IoU (an unpaired reference speaker: 100); both sides empty: 0; one side empty: 100.
+    Corpus (ALL): the mean over the reference speakers of all files, so a file without
+    reference speech adds no speaker and a file without system speech adds 100 per reference
+    speaker. Boundaries on whole 10 ms frames, so every value is exact."""
+    ref = {
+        "a": _ann("a", (0, 10, "A"), (10, 20, "B")),  # A == x; B vs y: IoU 5 / 10
+        "b": _ann("b"),  # no reference speech, system speech
+        "c": _ann("c", (0, 5, "C"), (5, 8, "D")),  # no system speech
+        "d": _ann("d"),  # nothing on either side
+        "e": _ann("e", (0, 4, "E")),  # two system speakers, one pairs with E
+    }
+    hyp = {
+        "a": _ann("a", (0, 10, "x"), (10, 15, "y")),
+        "b": _ann("b", (1, 3, "z")),
+        "c": _ann("c"),
+        "d": _ann("d"),
+        "e": _ann("e", (0, 1, "p"), (1, 4, "q")),  # IoU(E, q) = 3 / 4
+    }
+    report = evaluate(ref, hyp)
+    jer = {row["uri"]: row["jer"] for row in report.rows}
+    assert jer == {"a": 25.0, "b": 100.0, "c": 100.0, "d": 0.0, "e": 25.0,
+                   "ALL": (0.0 + 50.0 + 100.0 + 100.0 + 25.0) / 5}
+    assert report.jer == 55.0
+    # the pooled mean is over speakers, not over files
+    assert report.jer != pytest.approx(np.mean([25.0, 100.0, 100.0, 0.0, 25.0]))
+
+
+@pytest.mark.parametrize(("ref_turns", "hyp_turns", "expected"), [
+    ([], [(0, 2, "z")], 100.0),  # only system speech, in every file
+    ([(0, 2, "A")], [], 100.0),  # only reference speech
+    ([], [], 0.0),  # nothing at all
+])
+def test_jer_corpus_when_one_side_is_empty_everywhere(ref_turns, hyp_turns, expected) -> None:
+    ref = {uri: _ann(uri, *ref_turns) for uri in ("f", "g")}
+    hyp = {uri: _ann(uri, *hyp_turns) for uri in ("f", "g")}
+    report = evaluate(ref, hyp)
+    assert [row["jer"] for row in report.rows] == [expected, expected, expected]
+
+
+def test_jer_empty_side_through_rttm_files_and_uem(tmp_path: Path) -> None:
+    """The same rules when the files come from RTTM + UEM: a UEM file absent from both RTTMs
+    has JER 0, one absent from the system RTTM has JER 100 (and counts its speakers)."""
+    ref, sys, uem = tmp_path / "ref.rttm", tmp_path / "sys.rttm", tmp_path / "all.uem"
+    ref.write_text("SPEAKER a 1 0 10 <NA> <NA> A <NA> <NA>\n"
+                   "SPEAKER c 1 0 4 <NA> <NA> C <NA> <NA>\n"
+                   "SPEAKER c 1 4 2 <NA> <NA> D <NA> <NA>\n")
+    sys.write_text("SPEAKER a 1 0 5 <NA> <NA> x <NA> <NA>\n")
+    uem.write_text("a 1 0 10\nc 1 0 10\nd 1 0 10\n")
+    with pytest.warns(UnmatchedFilesWarning):
+        report = evaluate(ref, sys, uem=uem)
+    jer = {row["uri"]: row["jer"] for row in report.rows}
+    assert jer == {"a": 50.0, "c": 100.0, "d": 0.0, "ALL": (50.0 + 100.0 + 100.0) / 3}
