@@ -181,14 +181,9 @@ class WebhookDelivery:
             return response.status_code, "delivered"
         return response.status_code, "http_error"
 
-    def stop(self) -> None:
+    def stop(self, *, wait: bool = True) -> None:
         """Stop retrying and drop queued deliveries; waits for in-flight attempts, each bounded by
-        the per-attempt ``timeout``."""
+        the per-attempt ``timeout`` (``wait=False``, at interpreter exit: returns at once, and
+        the exit still joins an attempt in flight)."""
         self._stopping.set()
-        self._pool.shutdown(wait=True, cancel_futures=True)
-
-    def abandon(self) -> None:
-        """At interpreter exit: stop retrying and drop queued deliveries without waiting (the
-        exit still joins an attempt in flight, bounded by ``timeout``)."""
-        self._stopping.set()
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        self._pool.shutdown(wait=wait, cancel_futures=True)

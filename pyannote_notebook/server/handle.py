@@ -209,7 +209,7 @@ def _abandon_at_exit(*parts: Any) -> None:
         for ref in refs:
             part = ref()
             if part is not None:
-                part.abandon()
+                part.stop(wait=False)
 
     register = getattr(threading, "_register_atexit", None)  # what concurrent.futures uses
     try:

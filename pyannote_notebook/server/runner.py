@@ -324,24 +324,18 @@ class JobRunner:
 
     # ------------------------------------------------------------------ stop
 
-    def stop(self) -> None:
-        """Stop taking jobs, wake scripted sleepers, wait for running jobs, drop queued ones."""
-        with self._cond:
-            self._stopping = True
-        interrupt = getattr(self.engine, "interrupt", None)
-        if callable(interrupt):
-            interrupt()
-        self._pool.shutdown(wait=True, cancel_futures=True)
+    def stop(self, *, wait: bool = True) -> None:
+        """Stop taking jobs, wake scripted sleepers, drop queued jobs and wait for running ones.
 
-    def abandon(self) -> None:
-        """At interpreter exit: drop queued jobs and wake scripted sleepers without waiting (a job
-        the local engine is computing still finishes before the process ends)."""
+        ``wait=False`` (at interpreter exit) returns at once; a job the local engine is
+        computing still finishes before the process ends.
+        """
         with self._cond:
             self._stopping = True
         interrupt = getattr(self.engine, "interrupt", None)
         if callable(interrupt):
             interrupt()
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        self._pool.shutdown(wait=wait, cancel_futures=True)
 
 
 class _Transfer:
