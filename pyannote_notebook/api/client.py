@@ -28,6 +28,7 @@ retry policies:
 
 from __future__ import annotations
 
+import contextlib
 import email.utils
 import logging
 import random
@@ -271,12 +272,9 @@ class Client:
                     timeout = min(self.timeout, max(0.001, deadline - time.monotonic()))
             error: PyannoteNotebookError
             try:
-                try:
+                with _holding(budget, bucket):
                     resp = self._send(method, url, auth=auth, json=json, params=params,
                                       data=body() if body is not None else None, timeout=timeout)
-                finally:
-                    if budget is not None:
-                        budget.release(bucket)  # type: ignore[arg-type]
             except requests.RequestException as exc:
                 error = connection_error(method, url, exc, *self._secrets())
                 if attempt >= self.max_retries:
@@ -591,11 +589,8 @@ class Client:
                 ambiguous: BaseException | None = None
                 delay: float | None = None
                 try:
-                    try:
+                    with _holding(budget, "create"):
                         resp = self._send("POST", url, json=body)
-                    finally:
-                        if budget is not None:
-                            budget.release("create")
                 except requests.RequestException as exc:
                     if not is_connect_error(exc):
                         ambiguous = exc
@@ -708,6 +703,17 @@ class Client:
             )
         logger.info("POST %s: answer lost (%s); no job was created, retrying", safe_path(url), what)
         return None
+
+
+@contextlib.contextmanager
+def _holding(budget: RateBudget | None, bucket: str | None) -> Iterator[None]:
+    """Give back, when the block ends (answer or error), the token of ``bucket`` that the
+    caller took with ``budget.acquire(..., until_release=True)``; nothing without a budget."""
+    try:
+        yield
+    finally:
+        if budget is not None and bucket:
+            budget.release(bucket)
 
 
 def _check_duration(value: object) -> float | None:
