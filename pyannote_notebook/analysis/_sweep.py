@@ -383,6 +383,13 @@ class _Cover:
                            minlength=self.n_labels)
 
 
+def _expand_runs(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """``concatenate([arange(s, s + n) for s, n in zip(starts, lengths)])``, without a loop."""
+    offsets = np.cumsum(lengths) - lengths
+    return (np.repeat(starts, lengths)
+            + (np.arange(int(lengths.sum()), dtype=np.int64) - np.repeat(offsets, lengths)))
+
+
 def _join(a: _Cover, b: _Cover) -> tuple[np.ndarray, np.ndarray]:
     """Entries of ``a`` and ``b`` on the same segment, as index arrays into each, sorted by
     (segment, ``a`` label, ``b`` label). Its size is the number of active (segment, ``a``
@@ -391,12 +398,8 @@ def _join(a: _Cover, b: _Cover) -> tuple[np.ndarray, np.ndarray]:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
     first = np.searchsorted(b.seg, a.seg, side="left")
     count = np.searchsorted(b.seg, a.seg, side="right") - first
-    total = int(count.sum())
     in_a = np.repeat(np.arange(a.seg.size, dtype=np.int64), count)
-    offsets = np.cumsum(count) - count
-    in_b = np.repeat(first, count) + (np.arange(total, dtype=np.int64)
-                                      - np.repeat(offsets, count))
-    return in_a, in_b
+    return in_a, _expand_runs(first, count)
 
 
 def _pair_sums(rows: np.ndarray, cols: np.ndarray, values: np.ndarray,
@@ -458,9 +461,7 @@ class _Sweep:
         run = (label[:-1] == label[1:]) & (position[1:] > position[:-1]) & (level[:-1] > 0)
         run_label, run_start = label[:-1][run], position[:-1][run]
         run_count, length = level[:-1][run], position[1:][run] - position[:-1][run]
-        offsets = np.cumsum(length) - length
-        segment = (np.repeat(run_start, length)
-                   + (np.arange(int(length.sum()), dtype=np.int64) - np.repeat(offsets, length)))
+        segment = _expand_runs(run_start, length)
         by_segment = np.argsort(segment, kind="stable")  # entries were by (label, segment)
         return _Cover(segment[by_segment], np.repeat(run_label, length)[by_segment],
                       np.repeat(run_count, length)[by_segment], self.n, n_labels)

@@ -259,7 +259,7 @@ def _from_array(array: Any, sample_rate: object) -> UploadSource:
     if data.dtype.kind not in "fiu":
         raise InvalidOption("audio", f"array must hold numbers, got dtype {data.dtype}")
     data = np.squeeze(data)
-    if data.ndim not in (1, 2) or data.shape[0] == 0 or data.size == 0:
+    if data.ndim not in (1, 2) or data.size == 0:
         raise InvalidOption("audio", f"array must be (frames,), (frames, channels) or "
                                      f"(channels, frames), got shape {np.shape(array)}")
     if data.ndim == 2:

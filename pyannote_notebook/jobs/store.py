@@ -207,9 +207,14 @@ def _is_busy(exc: sqlite3.OperationalError) -> bool:
     return "locked" in text or "busy" in text
 
 
+def _process_prefix() -> str:
+    """``host:pid:``: the start of every claim owner id of this process."""
+    return f"{socket.gethostname()}:{os.getpid()}:"
+
+
 def new_claim_owner() -> str:
     """A unique claim owner id: ``host:pid:uuid`` (host and pid let a crashed owner be detected)."""
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex}"
+    return f"{_process_prefix()}{uuid.uuid4().hex}"
 
 
 def _owner_is_dead(owner: str) -> bool:
@@ -684,7 +689,7 @@ class JobStore:
     def rival_creates(self, since: float) -> int:
         """Submission claims held by other processes (live ones): jobs they may be creating
         right now, indistinguishable in the service's listing from this process's own."""
-        me = f"{socket.gethostname()}:{os.getpid()}:"
+        me = _process_prefix()
         return sum(1 for _key, owner, _t in self.claims()
                    if not owner.startswith(me) and not _owner_is_dead(owner))
 

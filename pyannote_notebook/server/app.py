@@ -381,9 +381,9 @@ class ControlMiddleware:
                 return getattr(route, "path", scope["path"])
         return str(scope["path"])
 
-    def _authenticate(self, scope: Scope) -> tuple[str | None, str | None]:
-        """Return (owner id of the key, None) or (None, error message); an unpaid key returns
-        (owner id, :data:`SUBSCRIPTION_REQUIRED`)."""
+    def _authenticate(self, scope: Scope) -> tuple[str | None, tuple[int, str] | None]:
+        """Return (owner id of the key, None), or (None, (401, message)) for a missing or
+        unknown key, or (owner id, (402, :data:`SUBSCRIPTION_REQUIRED`)) for an unpaid key."""
         header = b""
         for name, value in scope.get("headers", []):
             if name == b"authorization":
@@ -392,16 +392,16 @@ class ControlMiddleware:
         scheme, _, token = header.partition(b" ")
         token = token.strip()
         if not header or scheme.lower() != b"bearer" or not token:
-            return None, "Missing API key: send the header 'Authorization: Bearer <API key>'"
+            return None, (401, "Missing API key: send the header 'Authorization: Bearer <API key>'")
         found = unpaid = False
         for key in self.state.api_keys:  # compare with every key, in constant time each
             found |= hmac.compare_digest(key, token)
         for key in self.state.unpaid_keys:
             unpaid |= hmac.compare_digest(key, token)
         if unpaid:
-            return owner_id(token), SUBSCRIPTION_REQUIRED
+            return owner_id(token), (402, SUBSCRIPTION_REQUIRED)
         if not found:
-            return None, "Invalid API key"
+            return None, (401, "Invalid API key")
         return owner_id(token), None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -448,8 +448,7 @@ class ControlMiddleware:
         if not path.startswith(STORAGE_PREFIX):
             key_id, auth_error = self._authenticate(scope)
             if auth_error is not None:
-                status = 402 if auth_error == SUBSCRIPTION_REQUIRED else 401
-                return await respond(api_error(status, auth_error, request_id))
+                return await respond(api_error(*auth_error, request_id))
             scope["state"]["owner"] = key_id
             group = RATE_GROUPS.get((method, template))
             if state.limiter is not None and group is not None:
