@@ -88,6 +88,10 @@ def test_start_errors_are_typed() -> None:
         start_server(signature_encoding="b32")
     with pytest.raises(ServerStartError, match="API keys must be non-empty strings without whitespace"):
         start_server(api_keys=["two words"])
+    with pytest.raises(ServerStartError, match="API keys must be non-empty strings without whitespace"):
+        start_server(unpaid_keys=["unpaid key"])
+    with pytest.raises(ServerStartError, match="^a key cannot be both in api_keys and in unpaid_keys$"):
+        start_server(api_keys=["k"], unpaid_keys=["k"])
     with pytest.raises(ServerStartError, match="job_workers must be >= 1"):
         start_server(job_workers=0)
 
